@@ -1,0 +1,27 @@
+"""AIME 2025: the 30 problems of the 2025 American Invitational Mathematics Examination I and II.
+
+MathArena (Balunovic et al., 2025, arXiv:2505.23281); Hub dataset `MathArena/aime_2025` (train, 30 rows).
+Feeds the "AIME 2025" row of Tables 3-6 (Math / Coding) and Table 7 (reasoning budget).
+Answers are integers 0-999; the last \\boxed{} of the answer part counts (math-verify: 070 = 70).
+The report samples k = 32 responses with up to 64K tokens and reports their mean accuracy.
+"""
+
+from __future__ import annotations
+
+from exaone_eval.scoring.math import score_boxed
+from exaone_eval.types import Generation, Item, Score
+
+# MathArena's instruction, the one most AIME 2025 numbers are reported with.
+PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+
+
+def to_item(row: dict) -> Item:
+    return Item(
+        id=str(row["problem_idx"]),
+        messages=({"role": "user", "content": PROMPT.format(problem=row["problem"])},),
+        reference=str(row["answer"]),
+    )
+
+
+def score(item: Item, gen: Generation) -> Score:
+    return score_boxed(item.reference, gen.answer)

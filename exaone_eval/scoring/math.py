@@ -1,0 +1,62 @@
+"""Math answers: the last \\boxed{...} of the answer part, compared with math-verify.
+
+MathArena (AIME 2025, HMMT Feb 2025) and Qwen's evaluation both take the last boxed expression;
+a response with no \\boxed{} has no answer. math-verify decides equivalence (\\frac{1}{2} = 0.5 =
+\\dfrac12; 070 = 70). A string fast path answers the common exact matches before the symbolic
+check, which costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from exaone_eval.types import Score
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last \\boxed{...} (or \\fbox{...}), braces balanced; None when absent."""
+    found = None
+    for match in _BOXED.finditer(text):
+        depth, start = 1, match.end()
+        for i in range(start, len(text)):
+            ch = text[i]
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    found = text[start:i]
+                    break
+    return None if found is None else found.strip()
+
+
+def _plain(s: str) -> str:
+    s = s.strip().strip("$").strip()
+    s = re.sub(r"\\[,!;: ]|\s+", "", s)
+    if _INTEGER.fullmatch(s):
+        return str(int(s))  # 070 -> 70
+    return s
+
+
+def math_equal(gold: str, answer: str) -> bool:
+    """True when `answer` is mathematically the same as `gold` (both LaTeX or plain)."""
+    if _plain(gold) == _plain(answer):
+        return True
+    from math_verify import parse, verify  # imported here: it pulls in sympy (~1 s)
+
+    gold_parsed = parse(f"${gold}$")
+    answer_parsed = parse(f"$\\boxed{{{answer}}}$")
+    if not gold_parsed or not answer_parsed:
+        return False
+    return bool(verify(gold_parsed, answer_parsed))
+
+
+def score_boxed(reference, answer_text: str) -> Score:
+    """Score the last boxed expression of `answer_text` against `reference`."""
+    extracted = last_boxed(answer_text)
+    if extracted is None:
+        return Score(0.0, None, {"reason": "no \\boxed{} answer"})
+    return Score(float(math_equal(str(reference), extracted)), extracted)

@@ -1,0 +1,114 @@
+"""The contracts every part of the harness speaks: Item, Sampling, Request, Generation, Score, Backend.
+
+Benchmarks produce Items and consume Generations; backends consume Requests and produce
+Generations; the runner joins them. Nothing else crosses those seams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Literal, Protocol, Sequence
+
+Mode = Literal["reasoning", "non-reasoning"]
+MODES: tuple[str, ...] = ("reasoning", "non-reasoning")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark question, ready to be sent to a model."""
+
+    id: str
+    """The dataset's own id for the row (IFEval `key`, AIME `problem_idx`, ...), as a string."""
+    messages: tuple[dict, ...]
+    """Chat messages (`{"role": ..., "content": ...}`) that make up the prompt."""
+    reference: Any
+    """What the scorer compares against (a letter, a number, a list of instructions, ...)."""
+    tools: tuple[dict, ...] | None = None
+    """OpenAI-style tool schemas offered to the model, or None."""
+    meta: dict = field(default_factory=dict)
+    """Whatever else the scorer or a reader needs (subject, instruction kwargs, ...)."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings of one request."""
+
+    temperature: float
+    """0 means greedy."""
+    top_p: float = 1.0
+    top_k: int = -1
+    """-1 means no top-k cut."""
+    presence_penalty: float = 0.0
+    max_tokens: int = 32768
+    """The cap on generated tokens (reasoning and answer together)."""
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation to make: a rendered prompt and how to decode it."""
+
+    messages: tuple[dict, ...]
+    sampling: Sampling
+    mode: Mode
+    """`reasoning` turns the chat template's thinking on (`enable_thinking`)."""
+    tools: tuple[dict, ...] | None = None
+    reasoning_budget: int | None = None
+    """Budget forcing: cap the reasoning at this many tokens, then force the answer."""
+    answer_max_tokens: int | None = None
+    """With a reasoning budget: the cap on the forced answer part (the report uses 8K)."""
+    prefix: str | None = None
+    """Assistant text already generated (e.g. a truncated reasoning plus the forcing text):
+    the backend continues from it. Used by the budget sweep."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a backend returns for one Request."""
+
+    text: str
+    """The full text, including any `<think>...</think>` part."""
+    reasoning: str | None
+    """The reasoning part (None when the model did not reason)."""
+    answer: str
+    """The text after the reasoning: the only part that is scored."""
+    finish_reason: str | None = None
+    """`stop`, `length`, `tool_calls`, ... as the server says."""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_closed: bool = True
+    """False when the reasoning never reached `</think>` (cut at max tokens): scored as wrong."""
+    tool_calls: tuple[dict, ...] | None = None
+    """OpenAI-style tool calls the model made, when the server parsed them."""
+    error: str | None = None
+    """Set when the backend failed: the sample is not stored and a rerun retries it."""
+    meta: dict = field(default_factory=dict)
+    """Backend details worth keeping (server url, latency, forced budget, ...)."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """The verdict on one generation."""
+
+    value: float
+    """0-1."""
+    extracted: Any = None
+    """The answer found in the response, or None when there was none (distinct from wrong)."""
+    detail: dict = field(default_factory=dict)
+    """Checker details for the sample log (per-instruction verdicts, judge output, ...)."""
+
+
+class Backend(Protocol):
+    """Turns requests into generations. Knows nothing of benchmarks."""
+
+    def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:
+        """Yield `(index into requests, generation)` as each finishes, in any order.
+
+        A failed request yields a Generation with `error` set; it never raises for one request.
+        """
+        ...
+
+
+class HarnessError(Exception):
+    """A user-facing error: the CLI prints its message on one line and exits with code 2."""
