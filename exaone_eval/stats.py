@@ -1,0 +1,70 @@
+"""avg@k, bootstrap confidence intervals over items, and paired comparisons.
+
+The unit of resampling is the item: the k samples of one item are not independent draws of the
+benchmark, so a CI that resampled samples would be too narrow.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+N_BOOTSTRAP = 2000
+
+
+def item_means(per_item: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """The mean over the k samples of each item (items with no samples are left out)."""
+    return {item: float(np.mean(v)) for item, v in per_item.items() if len(v)}
+
+
+def avg_at_k(per_item: Mapping[str, Sequence[float]]) -> float:
+    """Mean over items of the mean over samples, on 0-100."""
+    means = list(item_means(per_item).values())
+    return 100.0 * float(np.mean(means)) if means else float("nan")
+
+
+def bootstrap_ci(values: Sequence[float], level: float = 0.95, n: int = N_BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of `values` (same scale as values)."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return float("nan"), float("nan")
+    if x.size == 1:
+        return float(x[0]), float(x[0])
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(n, x.size))].mean(axis=1)
+    alpha = (1 - level) / 2
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def summarize(per_item: Mapping[str, Sequence[float]], seed: int = 0) -> dict:
+    """`score`, `ci_low`, `ci_high` (0-100) and `n_items` for one benchmark."""
+    means = item_means(per_item)
+    lo, hi = bootstrap_ci(list(means.values()), seed=seed)
+    return {
+        "score": avg_at_k(per_item),
+        "n_items": len(means),
+        "ci_low": 100.0 * lo,
+        "ci_high": 100.0 * hi,
+    }
+
+
+def paired_difference(
+    baseline: Mapping[str, Sequence[float]],
+    candidate: Mapping[str, Sequence[float]],
+    level: float = 0.95,
+    n: int = N_BOOTSTRAP,
+    seed: int = 0,
+) -> dict:
+    """candidate - baseline over the items both have (0-100), with a paired bootstrap CI."""
+    b, c = item_means(baseline), item_means(candidate)
+    common = sorted(set(b) & set(c))
+    diffs = np.array([c[i] - b[i] for i in common], dtype=float)
+    lo, hi = bootstrap_ci(diffs, level=level, n=n, seed=seed)
+    return {
+        "n_common": len(common),
+        "diff": 100.0 * float(diffs.mean()) if len(common) else float("nan"),
+        "ci_low": 100.0 * lo,
+        "ci_high": 100.0 * hi,
+        "sd": 100.0 * float(diffs.std(ddof=1)) if len(common) > 1 else float("nan"),
+    }
