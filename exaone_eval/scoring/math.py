@@ -9,11 +9,13 @@ check, which costs milliseconds.
 from __future__ import annotations
 
 import re
+import threading
 
 from exaone_eval.types import Score
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _INTEGER = re.compile(r"[+-]?\d+")
+_TIMEOUT_S = 5  # math-verify's own default, per parse and per verify
 
 
 def last_boxed(text: str) -> str | None:
@@ -45,13 +47,21 @@ def math_equal(gold: str, answer: str) -> bool:
     """True when `answer` is mathematically the same as `gold` (both LaTeX or plain)."""
     if _plain(gold) == _plain(answer):
         return True
+    return symbolic_equal(gold, answer)
+
+
+def symbolic_equal(gold: str, answer: str) -> bool:
+    """math-verify's verdict alone (no string fast path); False when either side does not parse."""
     from math_verify import parse, verify  # imported here: it pulls in sympy (~1 s)
 
-    gold_parsed = parse(f"${gold}$")
-    answer_parsed = parse(f"$\\boxed{{{answer}}}$")
+    # math-verify's timeouts use signal.alarm, which only the main thread may set: elsewhere
+    # (a runner scoring in a worker thread) run without its timeout rather than crash.
+    timeout = _TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+    gold_parsed = parse(f"${gold}$", parsing_timeout=timeout)
+    answer_parsed = parse(f"$\\boxed{{{answer}}}$", parsing_timeout=timeout)
     if not gold_parsed or not answer_parsed:
         return False
-    return bool(verify(gold_parsed, answer_parsed))
+    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
 
 
 def score_boxed(reference, answer_text: str) -> Score:
