@@ -44,6 +44,9 @@ class Suite:
     limit: int | None = None
     budgets: tuple[int, ...] = ()
     answer_max_tokens: int | None = None
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key: str | None = None
 
 
 def _load_toml(name: str) -> dict:
@@ -150,3 +153,6 @@ class RunConfig:
     max_retries: int = 6
     budgets: tuple[int, ...] = ()
     answer_max_tokens: int | None = None
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key: str | None = None

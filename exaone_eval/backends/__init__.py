@@ -1,0 +1,53 @@
+"""Backends turn Requests into Generations (see exaone_eval.types.Backend). Each is imported only
+when chosen: `openai` needs the openai package, `vllm` and `bundled` need torch."""
+
+from __future__ import annotations
+
+from exaone_eval.config import RunConfig
+from exaone_eval.types import HarnessError
+
+BACKENDS = ("openai", "vllm", "bundled")
+
+
+def make_backend(cfg: RunConfig):
+    if cfg.backend == "openai":
+        from exaone_eval.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(
+            cfg.base_urls,
+            model=cfg.model.hf_id,
+            api_key=cfg.api_key,
+            concurrency=cfg.concurrency,
+            request_timeout=cfg.request_timeout,
+            max_retries=cfg.max_retries,
+        )
+    if cfg.backend == "bundled":
+        try:
+            from exaone_eval.backends.bundled import BundledBackend
+        except ImportError as e:
+            raise HarnessError(f"the bundled backend needs torch and transformers: pip install 'exaone-eval[bundled]' ({e})") from None
+        return BundledBackend(cfg.model.hf_id)
+    if cfg.backend == "vllm":
+        try:
+            from exaone_eval.backends.vllm import VLLMBackend
+        except ImportError as e:
+            raise HarnessError(f"the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]' ({e})") from None
+        return VLLMBackend(cfg.model.hf_id)
+    raise HarnessError(f"unknown backend {cfg.backend!r}; valid backends: {', '.join(BACKENDS)}")
+
+
+def make_judge_backend(cfg: RunConfig):
+    if not cfg.judge_base_url:
+        return None
+    if not cfg.judge_model:
+        raise HarnessError("--judge-base-url needs --judge-model (the judge's model name on that server)")
+    from exaone_eval.backends.openai import OpenAIBackend
+
+    return OpenAIBackend(
+        cfg.judge_base_url.split(","),
+        model=cfg.judge_model,
+        api_key=cfg.judge_api_key,
+        concurrency=cfg.concurrency,
+        request_timeout=cfg.request_timeout,
+        max_retries=cfg.max_retries,
+    )

@@ -33,7 +33,7 @@ REGISTRY: dict[str, str | None] = {
     "mmlu_pro": None,
     "gpqa_diamond": None,
     "aime_2025": "exaone_eval.benchmarks.aime_2025",
-    "hmmt_feb_2025": None,
+    "hmmt_feb_2025": "exaone_eval.benchmarks.hmmt_feb_2025",
     "livecodebench_v5": None,
     "livecodebench_v6": None,
     "ifeval": "exaone_eval.benchmarks.ifeval",
@@ -46,11 +46,11 @@ REGISTRY: dict[str, str | None] = {
     "tau_bench_retail": None,
     "kmmlu_pro": None,
     "kmmlu_redux": None,
-    "ksm": None,
+    "ksm": "exaone_eval.benchmarks.ksm",
     "ko_longbench": None,
     "mmmlu_es": None,
-    "math500_es": None,
-    "wmt24pp_es": None,
+    "math500_es": "exaone_eval.benchmarks.math500_es",
+    "wmt24pp_es": "exaone_eval.benchmarks.wmt24pp_es",
 }
 
 

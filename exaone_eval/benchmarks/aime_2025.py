@@ -12,6 +12,9 @@ from exaone_eval.scoring.math import score_boxed
 from exaone_eval.types import Generation, Item, Score
 
 # MathArena's instruction, the one most AIME 2025 numbers are reported with.
+# math-verify costs milliseconds per answer: the runner scores in worker processes.
+SCORE_IN_PROCESSES = True
+
 PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 
 

@@ -1,0 +1,50 @@
+"""KSM (Korean School Math): the Korean competition-math subset of HRM8K.
+
+Ko, Son and Choi, "Understand, Solve and Translate: Bridging the Multilingual Mathematical
+Reasoning Gap" (2025, arXiv:2501.02448); Hub dataset `HAERAE-HUB/HRM8K`, config `KSM`, split
+`test`, 1,428 problems from Korean olympiad and competition exams, high school to olympiad level.
+Columns: `question` (Korean), `original` (English), `answer` (a number; CSV-typed, so it may come
+as 3.0). Feeds the "KSM" row (Multilinguality, Korean) of Tables 3-6; 64K tokens in reasoning mode.
+
+The prompt is in Korean and asks for the final answer in \\boxed{} (as HRM8K's own evaluation does);
+the last \\boxed{} of the answer part is compared with math-verify (the HRM8K reference code
+compares normalised strings, which math-verify subsumes: 3 = 3.0 = 3.00, \\frac{1}{2} = 0.5).
+
+Item id: the rows have no id column, so the id is `ksm-` + the first 12 hex digits of the SHA-256
+of the Korean question text: stable across row order and reloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from exaone_eval.scoring.math import score_boxed
+from exaone_eval.types import Generation, HarnessError, Item, Score
+
+# "Solve the following problem step by step and write the final answer inside \boxed{}."
+PROMPT = "{question}\n\n풀이 과정을 단계별로 서술하고, 최종 답을 \\boxed{{}} 안에 적어 주세요."
+
+
+def item_id(question: str) -> str:
+    return "ksm-" + hashlib.sha256(question.strip().encode("utf-8")).hexdigest()[:12]
+
+
+def gold_answer(value) -> str:
+    """The gold answer as text: 3.0 (a CSV-typed integer) -> "3"; strings pass through stripped."""
+    if isinstance(value, bool) or value is None:
+        raise HarnessError(f"ksm: answer must be a number or text, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def to_item(row: dict) -> Item:
+    return Item(
+        id=item_id(row["question"]),
+        messages=({"role": "user", "content": PROMPT.format(question=row["question"].strip())},),
+        reference=gold_answer(row["answer"]),
+    )
+
+
+def score(item: Item, gen: Generation) -> Score:
+    return score_boxed(item.reference, gen.answer)

@@ -1,0 +1,249 @@
+"""`exaone-eval list | run | score | tables | gate`: a thin layer over the library.
+
+Every user-facing problem is a HarnessError: one line on stderr, exit code 2, no traceback.
+Heavy modules are imported inside the command that needs them, so `list` starts instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from exaone_eval.types import HarnessError
+
+EPILOG = "Docs: README.md. Exit codes: 0 ok, 1 regression (gate), 2 usage or input error."
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def cmd_list(args) -> int:
+    from exaone_eval.benchmarks import all_specs
+    from exaone_eval.config import get_suite, suites
+
+    if args.suite:
+        suite = get_suite(args.suite)
+        names, mode = set(suite.benchmarks), suite.mode
+        print(f"suite {suite.name} ({suite.mode}): {suite.description}")
+    else:
+        names, mode = None, None
+    header = f"{'benchmark':<18} {'status':<13} {'report row':<20} {'hub dataset':<36} {'rows':>6}  {'reasoning k/max':>16}  {'non-reasoning k/max':>19}"
+    print(header)
+    for spec in all_specs():
+        if names is not None and spec.name not in names:
+            continue
+        hub = (spec.hub_id or "(packaged data)") + (f" [{','.join(spec.configs)}]" if 0 < len(spec.configs) <= 2 else "")
+        hub += " (gated)" if spec.gated else ""
+        rows = "" if spec.rows is None else str(spec.rows)
+        cols = []
+        for m in ("reasoning", "non-reasoning"):
+            s = spec.modes.get(m)
+            cols.append(f"{s.k}/{s.max_tokens // 1024}K" if s else "-")
+        status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
+        line = f"{spec.name:<18} {status:<13} {spec.title:<20} {hub[:36]:<36} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
+        if spec.status == "in-house" and spec.note:
+            line += f"  ({spec.note})"
+        print(line)
+    if not args.suite:
+        print("\nsuites:")
+        for s in suites().values():
+            print(f"  {s.name:<14} {s.mode:<14} {len(s.benchmarks):>2} benchmarks  {s.description}")
+    del mode
+    return 0
+
+
+def _default_out(kind: str, model: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model).name or model)
+    return Path("results") / f"{kind}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_run_config(args):
+    from exaone_eval.benchmarks import check_name
+    from exaone_eval.config import RunConfig, get_suite, resolve_model
+
+    suite = get_suite(args.suite)
+    model = resolve_model(args.model)
+    benchmarks = [check_name(b) for b in _csv(args.benchmarks)] if args.benchmarks else list(suite.benchmarks)
+    backend = args.backend or model.backend or "openai"
+    if model.backend and args.backend and args.backend != model.backend:
+        raise HarnessError(f"model {model.name!r} runs on the {model.backend} backend, not {args.backend}")
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if data_dir is not None and not data_dir.is_dir():
+        raise HarnessError(f"--data-dir {data_dir}: no such directory")
+    return RunConfig(
+        suite=suite.name,
+        mode=suite.mode,
+        model=model,
+        backend=backend,
+        benchmarks=benchmarks,
+        out=Path(args.out) if args.out else _default_out(suite.name, args.model),
+        base_urls=_csv(args.base_url or ""),
+        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
+        limit=args.limit if args.limit is not None else suite.limit,
+        k=args.k,
+        data_dir=data_dir,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        request_timeout=args.request_timeout,
+        max_retries=args.max_retries,
+        budgets=suite.budgets,
+        answer_max_tokens=suite.answer_max_tokens,
+        judge_base_url=args.judge_base_url,
+        judge_model=args.judge_model,
+        judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+    )
+
+
+async def _run(cfg, progress: bool) -> dict:
+    from exaone_eval.backends import make_backend, make_judge_backend
+    from exaone_eval.runner import run_suite
+
+    backend = make_backend(cfg)
+    judge = make_judge_backend(cfg)
+    try:
+        for b in (backend, judge):
+            if b is not None and hasattr(b, "check"):
+                await b.check()
+        return await run_suite(cfg, backend, judge, progress=progress)
+    finally:
+        for b in (backend, judge):
+            if b is not None and hasattr(b, "aclose"):
+                await b.aclose()
+
+
+def cmd_run(args) -> int:
+    from exaone_eval.runner import scored_entries_table
+
+    cfg = build_run_config(args)
+    print(f"exaone-eval: {cfg.suite} suite, model {cfg.model.name} ({cfg.mode}), backend {cfg.backend} -> {cfg.out}", file=sys.stderr)
+    try:
+        scores = asyncio.run(_run(cfg, progress=not args.no_progress))
+    except KeyboardInterrupt:
+        print(f"exaone-eval: interrupted; finished samples are saved in {cfg.out}: rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(scored_entries_table(scores, only=cfg.benchmarks))
+    print(f"\nscores: {cfg.out / 'scores.json'}   samples: {cfg.out / 'samples'}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from exaone_eval.benchmarks import check_name
+    from exaone_eval.runner import scored_entries_table
+    from exaone_eval.score_file import score_responses
+
+    name = check_name(args.benchmark)
+    out = Path(args.out) if args.out else _default_out(f"score-{name}", Path(args.responses).stem)
+    entry = score_responses(
+        name,
+        Path(args.responses),
+        out,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        judge_base_url=args.judge_base_url,
+        judge_model=args.judge_model,
+        judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+    )
+    print(scored_entries_table({name: entry}))
+    print(f"\nscores: {out / 'scores.json'}   samples: {out / 'samples' / (name + '.jsonl')}")
+    return 0
+
+
+def cmd_tables(args) -> int:
+    from exaone_eval.tables import render
+
+    for d in args.run_dirs:
+        if not (Path(d) / "scores.json").is_file():
+            raise HarnessError(f"{d}: not a run directory (no scores.json)")
+    print(render([Path(d) for d in args.run_dirs], _csv(args.format), Path(args.out) if args.out else None))
+    return 0
+
+
+def cmd_gate(args) -> int:
+    from exaone_eval.gate import run_gate
+
+    return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None)
+
+
+def _add_judge_flags(p) -> None:
+    p.add_argument("--judge-base-url", help="OpenAI-compatible URL of the LLM judge (WMT24++), e.g. http://127.0.0.1:8001/v1")
+    p.add_argument("--judge-model", help="the judge's model name on that server (the report used gpt-4.1)")
+    p.add_argument("--judge-api-key", help="API key for the judge server (default: $JUDGE_API_KEY)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exaone-eval", description="Reproduce the EXAONE 4.0 report's benchmark tables for any checkpoint.", epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="every benchmark and suite with its settings", description="List every benchmark (status, Hub dataset, rows, k and max tokens per mode) and every suite.")
+    p.add_argument("--suite", help="only the benchmarks of this suite")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="generate, score and aggregate a suite", description="Run a suite against a model. Rerunning the same command with the same --out resumes: finished samples are never generated again.", epilog=EPILOG)
+    p.add_argument("--suite", required=True, help="reasoning (Tables 3/5), non-reasoning (Tables 4/6), budget (Table 7) or demo")
+    p.add_argument("--model", required=True, help="32b, 1.2b, demo, or any local checkpoint path / HF id (sent as the `model` field to servers)")
+    p.add_argument("--backend", help="openai (any OpenAI-compatible server; the default), vllm (in-process vLLM), bundled (the bundled PyTorch engine)")
+    p.add_argument("--base-url", help="server URL(s) for the openai backend, comma-separated, e.g. http://127.0.0.1:8000/v1; requests go to the least-loaded one")
+    p.add_argument("--api-key", help="API key for the server (default: $OPENAI_API_KEY, else none)")
+    p.add_argument("--benchmarks", help="comma-separated subset of the suite's benchmarks (see `exaone-eval list`)")
+    p.add_argument("--limit", type=_positive, help="only the first N items of each benchmark")
+    p.add_argument("--k", type=_positive, help="samples per item for every benchmark (default: each benchmark's k in tasks/)")
+    p.add_argument("--data-dir", help="folder of <benchmark>.jsonl/.parquet files in the Hub schema; they replace the Hub")
+    p.add_argument("--out", help="run directory (default results/<suite>-<model>-<time>); reuse it to resume")
+    p.add_argument("--concurrency", type=_positive, default=64, help="requests in flight at once, over all URLs (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="run seed; each sample's seed derives from it, the item id and the sample index (default 0)")
+    p.add_argument("--request-timeout", type=float, default=3600.0, help="seconds before one request is abandoned and retried (default 3600)")
+    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / timeouts / dropped connections (default 6)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_judge_flags(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("score", help="score saved generations without a model", description='Score saved generations. FILE is JSONL, one object per generation: {"id": <item id>, "response": <full text incl. any <think> part>}, optional "sample" (int).', epilog=EPILOG)
+    p.add_argument("--benchmark", required=True, help="benchmark name (see `exaone-eval list`)")
+    p.add_argument("--responses", required=True, help="JSONL file of generations")
+    p.add_argument("--data-dir", help="folder of <benchmark>.jsonl in the Hub schema (default: the Hub)")
+    p.add_argument("--out", help="output directory for scores.json and samples/ (default results/score-<benchmark>-<file>-<time>)")
+    _add_judge_flags(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("tables", help="the report's tables beside the runs' numbers", description="Render the report's tables with a column for each run, as Markdown and CSV.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (several combine, e.g. reasoning + non-reasoning)")
+    p.add_argument("--format", default="md,csv", help="comma-separated: md, csv (default md,csv)")
+    p.add_argument("--out", help="where to write the tables (default <first RUN_DIR>/tables)")
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("gate", help="CI regression gate: candidate vs baseline", description="Paired comparison of two runs per benchmark. Exit 0 pass, 1 regression, 2 usage or input error.")
+    p.add_argument("--baseline", required=True, help="run directory of the accepted checkpoint")
+    p.add_argument("--candidate", required=True, help="run directory of the new checkpoint")
+    p.add_argument("--config", help="TOML of per-benchmark tolerances (default configs/gate.toml)")
+    p.add_argument("--out", help="file for the Markdown summary (default <candidate>/gate.md)")
+    p.set_defaults(func=cmd_gate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as e:
+        print(f"exaone-eval: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

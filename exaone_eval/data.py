@@ -1,0 +1,120 @@
+"""Where a benchmark's rows come from: `--data-dir` files, a module's own source, or the Hub.
+
+Order: `DIR/<benchmark>.jsonl` (or `.parquet`) when `--data-dir` has it, in the SAME schema as the
+Hub dataset it replaces; else the module's `load_rows(spec, data_dir)` hook when it has one (data
+shipped inside a package, e.g. BFCL's); else `datasets.load_dataset` on the spec's pinned Hub id.
+Every row is checked for the spec's required fields, so a bad file fails here, naming file, line
+and field, never later inside a scorer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from exaone_eval.benchmarks import TaskSpec
+from exaone_eval.types import HarnessError
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise HarnessError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise HarnessError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    return rows
+
+
+def _read_parquet(path: Path) -> list[dict]:
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path).to_dict(orient="records")
+    except Exception as e:  # pyarrow raises many types for a bad file
+        raise HarnessError(f"{path}: cannot read parquet ({e})") from None
+
+
+def local_file(spec: TaskSpec, data_dir: Path | None) -> Path | None:
+    if data_dir is None:
+        return None
+    for ext in ("jsonl", "parquet"):
+        path = Path(data_dir) / f"{spec.name}.{ext}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _load_hub(spec: TaskSpec) -> list[dict]:
+    if not spec.hub_id:
+        raise HarnessError(f"{spec.name}: no Hub dataset; pass --data-dir DIR with {spec.name}.jsonl")
+    import datasets
+
+    rows: list[dict] = []
+    for config in spec.configs or (None,):
+        try:
+            ds = datasets.load_dataset(spec.hub_id, config, split=spec.split, revision=spec.revision)
+        except Exception as e:  # datasets / huggingface_hub raise a zoo of types; classify by message
+            raise HarnessError(_hub_error(spec, config, e)) from None
+        for row in ds:
+            if len(spec.configs) > 1:
+                row[spec.config_column or "config"] = config
+            rows.append(row)
+    return rows
+
+
+def _hub_error(spec: TaskSpec, config: str | None, e: Exception) -> str:
+    where = spec.hub_id + (f" (config {config})" if config else "")
+    text = f"{type(e).__name__}: {e}".lower()
+    if spec.gated and any(w in text for w in ("gated", "401", "403", "unauthorized", "access")):
+        return (
+            f"{spec.name}: the Hub dataset {where} is gated and this machine has no access: accept its terms "
+            f"on the Hub and set HF_TOKEN, or pass --data-dir DIR with {spec.name}.jsonl"
+        )
+    gated_hint = " (it is gated: accept its terms on the Hub and set HF_TOKEN)" if spec.gated else ""
+    return (
+        f"{spec.name}: cannot load {where} from the Hugging Face Hub{gated_hint}: {str(e).splitlines()[0][:200]}; "
+        f"pass --data-dir DIR with {spec.name}.jsonl (rows in the Hub schema) to run offline"
+    )
+
+
+def check_fields(spec: TaskSpec, rows: list[dict], origin: str) -> None:
+    for i, row in enumerate(rows, 1):
+        missing = [f for f in spec.fields if f not in row]
+        if missing:
+            raise HarnessError(
+                f"{origin}: row {i}: missing field {missing[0]!r}; {spec.name} rows need {list(spec.fields)}"
+            )
+
+
+def load_rows(spec: TaskSpec, data_dir: Path | None = None) -> tuple[list[dict], str]:
+    """The benchmark's rows (Hub schema) and a fingerprint of them for run.json."""
+    from exaone_eval.benchmarks import get_module
+
+    path = local_file(spec, data_dir)
+    if path is not None:
+        rows = _read_parquet(path) if path.suffix == ".parquet" else _read_jsonl(path)
+        origin = str(path)
+    elif hasattr(get_module(spec.name), "load_rows"):
+        rows = get_module(spec.name).load_rows(spec, data_dir)
+        origin = f"{spec.name} (packaged data)"
+    else:
+        rows = _load_hub(spec)
+        origin = f"{spec.hub_id}@{spec.revision or 'main'}"
+    check_fields(spec, rows, origin)
+    return rows, fingerprint(rows)
+
+
+def fingerprint(rows: list[dict]) -> str:
+    h = hashlib.sha256()
+    for row in rows:
+        h.update(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]

@@ -1,0 +1,125 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1, for tests and bench/ (never for results).
+
+It answers `/v1/chat/completions` with whatever its `responder(body)` returns, can fail the first
+requests with given status codes (429 with Retry-After, 500, ...), can stop accepting connections
+after N answers (a server that dies mid-run), and records every request body it saw.
+The standard library's threading HTTP server is enough here and keeps tests dependency-free.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+Responder = Callable[[dict], dict]
+
+
+def echo_responder(body: dict) -> dict:
+    """Answers with the seed it was given, so tests can see per-sample seeds in the text."""
+    return {"content": f"seed={body.get('seed')}", "completion_tokens": 3}
+
+
+class FakeOpenAIServer:
+    def __init__(self, responder: Responder = echo_responder, fail_first: list[int] | None = None,
+                 retry_after: float | None = None, die_after: int | None = None, port: int = 0):
+        self.responder = responder
+        self.fail_first = list(fail_first or [])
+        self.retry_after = retry_after
+        self.die_after = die_after
+        self.requests: list[dict] = []
+        self.answered = 0
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> "FakeOpenAIServer":
+        return self.__enter__()
+
+    def stop(self) -> None:
+        if self.httpd.socket.fileno() != -1:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    def _decide(self, body: dict) -> tuple[int, dict, dict]:
+        """(status, headers, payload) for one chat request."""
+        with self.lock:
+            self.requests.append(body)
+            if self.fail_first:
+                status = self.fail_first.pop(0)
+                headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+                return status, headers, {"error": {"message": f"scripted {status}", "type": "server_error"}}
+            if self.die_after is not None and self.answered >= self.die_after:
+                return -1, {}, {}
+            self.answered += 1
+            n = self.answered
+        out = self.responder(body)
+        message = {"role": "assistant", "content": out.get("content")}
+        if "reasoning_content" in out:
+            message["reasoning_content"] = out["reasoning_content"]
+        if out.get("tool_calls"):
+            message["tool_calls"] = out["tool_calls"]
+        payload = {
+            "id": f"chatcmpl-{n}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": message, "finish_reason": out.get("finish_reason", "stop")}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": out.get("completion_tokens", 1), "total_tokens": 5 + out.get("completion_tokens", 1)},
+        }
+        return 200, {}, payload
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError:
+                    self._send(400, {"error": {"message": "bad JSON"}})
+                    return
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": "not found"}})
+                    return
+                status, headers, payload = server._decide(body)
+                if status == -1:  # dead: drop the connection without an answer
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self._send(status, payload, headers)
+
+        return Handler

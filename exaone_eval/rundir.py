@@ -1,0 +1,131 @@
+"""Reading a finished run directory: run.json, scores.json and samples/<benchmark>.jsonl.
+
+The writer is the runner (DESIGN.md, "Run directory"); `tables` and `gate` only read. Every
+malformed file raises HarnessError naming the file (and line) and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exaone_eval.types import MODES, HarnessError
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    model: str
+    """run.json `model.name`: `32b`, `1.2b`, `demo`, or a path / HF id."""
+    mode: str
+    suite: str | None
+    benchmarks: tuple[str, ...]
+    budgets: tuple[int, ...]
+    """Non-empty for a budget sweep (Table 7)."""
+    versions: dict[str, int]
+    """Each benchmark's task-spec version when the run was made."""
+    scores: dict[str, dict] = field(default_factory=dict)
+    """scores.json as written; {} when the run has no scores.json yet."""
+    has_scores: bool = False
+
+    @property
+    def is_budget_run(self) -> bool:
+        return bool(self.budgets) or any("@" in key for key in self.scores)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: missing") from None
+    except json.JSONDecodeError as e:
+        raise HarnessError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: expected a JSON object")
+    return data
+
+
+def _check_scores(path: Path, scores: dict) -> None:
+    for key, entry in scores.items():
+        if not isinstance(entry, dict):
+            raise HarnessError(f"{path}: {key!r} is not an object")
+        if "skipped" in entry:
+            if not isinstance(entry["skipped"], str):
+                raise HarnessError(f"{path}: {key!r}.skipped must be a string (the reason)")
+            continue
+        if not isinstance(entry.get("score"), (int, float)):
+            raise HarnessError(f"{path}: {key!r} has no numeric 'score' (and no 'skipped' reason)")
+        if not isinstance(entry.get("metrics", {}), dict):
+            raise HarnessError(f"{path}: {key!r}.metrics must be an object")
+
+
+def load_run(path: Path) -> Run:
+    path = Path(path)
+    if not path.is_dir():
+        raise HarnessError(f"{path}: not a run directory (no such directory)")
+    config = _read_json(path / "run.json")
+    model = config.get("model")
+    name = model.get("name") if isinstance(model, dict) else model
+    if not isinstance(name, str) or not name:
+        raise HarnessError(f"{path / 'run.json'}: field 'model.name' missing; expected the model's preset name or path")
+    mode = config.get("mode")
+    if mode not in MODES:
+        raise HarnessError(f"{path / 'run.json'}: field 'mode' is {mode!r}; expected one of {list(MODES)}")
+    versions = config.get("versions") or {}
+    if not isinstance(versions, dict):
+        raise HarnessError(f"{path / 'run.json'}: field 'versions' must map benchmark -> int")
+    scores_path = path / "scores.json"
+    scores = _read_json(scores_path) if scores_path.exists() else {}
+    _check_scores(scores_path, scores)
+    return Run(
+        path=path,
+        model=name,
+        mode=mode,
+        suite=config.get("suite"),
+        benchmarks=tuple(config.get("benchmarks") or ()),
+        budgets=tuple(int(b) for b in config.get("budgets") or ()),
+        versions={str(k): v for k, v in versions.items()},
+        scores=scores,
+        has_scores=scores_path.exists(),
+    )
+
+
+def sample_benchmarks(run: Run) -> list[str]:
+    """The benchmarks with a samples file, sorted."""
+    folder = run.path / "samples"
+    return sorted(p.stem for p in folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def sample_scores(run: Run, benchmark: str) -> dict[str, dict[str, list[float]]]:
+    """{key: {item id: [score of each sample]}} from samples/<benchmark>.jsonl.
+
+    `key` is the benchmark name, or `<benchmark>@<budget>` for records of a budget sweep (each
+    budget is its own set of samples). A repeated (id, sample[, budget]) keeps the last record.
+    """
+    path = run.path / "samples" / f"{benchmark}.jsonl"
+    if not path.exists():
+        raise HarnessError(f"{path}: missing")
+    latest: dict[tuple, float] = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise HarnessError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            score = rec.get("score") if isinstance(rec, dict) else None
+            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1 or math.isnan(score):
+                raise HarnessError(f"{path}:{n}: field 'score' is {score!r}; expected a number in 0-1")
+            if "id" not in rec or not isinstance(rec.get("sample"), int):
+                raise HarnessError(f"{path}:{n}: needs 'id' and an integer 'sample'")
+            budget = rec.get("budget")
+            key = benchmark if budget is None else f"{benchmark}@{int(budget)}"
+            latest[(key, str(rec["id"]), rec["sample"])] = float(score)
+    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (key, item, _sample), score in sorted(latest.items()):
+        out[key][item].append(score)
+    return {key: dict(items) for key, items in out.items()}

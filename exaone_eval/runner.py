@@ -1,0 +1,338 @@
+"""items x k samples -> store -> backend -> scorer -> aggregate.
+
+For each benchmark: rows become Items, each Item becomes k Requests with their own seeds, and
+the store answers every Request it has seen before. Only the rest go to the backend; each
+generation is committed to the store the moment it arrives and handed to a scoring pool, so
+scoring overlaps generation. When all samples are in, the samples file and the benchmark's entry
+in scores.json are (re)written from the store: a rerun regenerates nothing it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from exaone_eval import benchmarks, stats
+from exaone_eval.config import RunConfig, sample_seed, sampling_for
+from exaone_eval.data import load_rows
+from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
+from exaone_eval.types import Backend, Generation, HarnessError, Item, Request, Score
+
+
+@dataclass
+class Planned:
+    """One sample to produce: the (per-sample view of the) item and its request."""
+
+    item: Item
+    sample: int
+    seed: int
+    request: Request
+    key: str
+
+
+def score_one(benchmark: str, item: Item, gen: Generation, judgments: list[Generation] | None = None) -> Score:
+    """The benchmark's verdict, with the harness-wide rule that an unfinished reasoning scores 0."""
+    module = benchmarks.get_module(benchmark)
+    score = module.score(item, gen) if judgments is None else module.score(item, gen, judgments)
+    if not gen.reasoning_closed:
+        score = dataclasses.replace(score, value=0.0, detail={**score.detail, "truncated": True})
+    return score
+
+
+def make_scoring_pool(workers: int | None = None) -> Executor:
+    """Processes for scorers that cost milliseconds (math-verify), started by fork so they
+    inherit what the parent already imported."""
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def plan(cfg: RunConfig, name: str, items: list[Item]) -> list[Planned]:
+    spec = benchmarks.get_spec(name)
+    settings = spec.modes.get(cfg.mode)
+    if settings is None:
+        raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
+    k = cfg.k or settings.k
+    planned = []
+    for item in items:
+        for s in range(k):
+            seed = sample_seed(cfg.seed, name, item.id, s)
+            view = benchmarks.sample_view(name, item, s)
+            request = Request(
+                messages=view.messages,
+                tools=view.tools,
+                sampling=sampling_for(cfg.model, cfg.mode, k, settings.max_tokens, seed),
+                mode=cfg.mode,
+            )
+            planned.append(Planned(view, s, seed, request, request_key(cfg.model.hf_id, request)))
+    return planned
+
+
+def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
+    spec = benchmarks.get_spec(name)
+    module = benchmarks.get_module(name)
+    rows, fingerprint = load_rows(spec, cfg.data_dir)
+    items, seen = [], set()
+    for i, row in enumerate(rows, 1):
+        try:
+            item = module.to_item(row)
+        except (KeyError, TypeError, ValueError) as e:
+            raise HarnessError(f"{name}: row {i}: cannot build a prompt ({type(e).__name__}: {e})") from None
+        if item.id in seen:
+            raise HarnessError(f"{name}: row {i}: duplicate item id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    if cfg.limit is not None:
+        items = items[: cfg.limit]
+    return items, fingerprint
+
+
+def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
+    return {
+        "id": p.item.id,
+        "sample": p.sample,
+        "seed": p.seed,
+        "response": gen.text,
+        "extracted": score.extracted,
+        "score": score.value,
+        "reasoning": gen.reasoning,
+        "answer": gen.answer,
+        "reasoning_closed": gen.reasoning_closed,
+        "finish_reason": gen.finish_reason,
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": gen.completion_tokens,
+        "prompt_hash": hashlib.sha256(json.dumps(p.request.messages, ensure_ascii=False).encode()).hexdigest()[:16],
+        "detail": score.detail,
+        "item_meta": p.item.meta or None,
+    }
+
+
+def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score], gens: dict[str, Generation]) -> dict:
+    """The benchmark's entry of scores.json."""
+    per_item: dict[str, list[float]] = {}
+    records = []
+    for p in planned:
+        if p.key in scores:
+            per_item.setdefault(p.item.id, []).append(scores[p.key].value)
+            records.append((p.item, scores[p.key]))
+    entry = stats.summarize(per_item)
+    entry["k"] = k
+    extra = getattr(benchmarks.get_module(name), "metrics", None)
+    entry["metrics"] = extra(records) if extra else {}
+    done = [p for p in planned if p.key in gens]
+    entry["n_samples"] = len(done)
+    entry["truncated"] = sum(not gens[p.key].reasoning_closed for p in done)
+    entry["no_answer"] = sum(scores[p.key].extracted is None for p in done if p.key in scores)
+    tokens = [gens[p.key].completion_tokens for p in done if gens[p.key].completion_tokens is not None]
+    entry["mean_completion_tokens"] = sum(tokens) / len(tokens) if tokens else None
+    entry["version"] = benchmarks.get_spec(name).version
+    return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in entry.items()}
+
+
+class Progress:
+    """A tqdm bar per benchmark: done/total, generated tokens/s, ETA."""
+
+    def __init__(self, name: str, total: int, done: int, enabled: bool):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=done, desc=name, unit="sample", disable=not enabled, dynamic_ncols=True)
+        self.tokens = 0
+        self.start = time.monotonic()
+
+    def update(self, gen: Generation) -> None:
+        self.tokens += gen.completion_tokens or 0
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        self.bar.set_postfix_str(f"{self.tokens / elapsed:,.0f} tok/s", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+async def run_benchmark(
+    cfg: RunConfig,
+    name: str,
+    backend: Backend,
+    store: SampleStore,
+    pool: Executor | None,
+    judge: "Judge | None" = None,
+    progress: bool = True,
+) -> dict:
+    """Generate what the store lacks, score everything, write samples/<name>.jsonl; return the scores entry."""
+    items, fingerprint = load_items(cfg, name)
+    planned = plan(cfg, name, items)
+    k = cfg.k or benchmarks.get_spec(name).modes[cfg.mode].k
+    gens = store.get_many([p.key for p in planned])
+    pending = [p for p in planned if p.key not in gens]
+    loop = asyncio.get_running_loop()
+    futures: dict[str, asyncio.Future] = {}
+
+    def submit_score(p: Planned, gen: Generation) -> None:
+        if judge is not None and judge.wants(name):
+            futures[p.key] = asyncio.ensure_future(judge.score(name, p, gen))
+        elif pool is not None:
+            futures[p.key] = loop.run_in_executor(pool, score_one, name, p.item, gen)
+        else:
+            futures[p.key] = loop.create_future()
+            futures[p.key].set_result(score_one(name, p.item, gen))
+
+    for p in planned:
+        if p.key in gens:
+            submit_score(p, gens[p.key])
+    bar = Progress(name, len(planned), len(planned) - len(pending), progress)
+    errors: list[str] = []
+    try:
+        async for index, gen in backend.generate([p.request for p in pending]):
+            p = pending[index]
+            if gen.error is not None:
+                errors.append(gen.error)
+                continue
+            store.put(p.key, gen, benchmark=name, item_id=p.item.id, sample=p.sample, model=cfg.model.hf_id)
+            gens[p.key] = gen
+            bar.update(gen)
+            submit_score(p, gen)
+    finally:
+        bar.close()
+    scores: dict[str, Score] = {}
+    for key, fut in futures.items():
+        try:
+            scores[key] = await fut
+        except HarnessError:
+            raise
+        except Exception as e:  # a scorer crash is a bug to report, not a zero to hide
+            raise HarnessError(f"{name}: the scorer failed ({type(e).__name__}: {e})") from e
+    records = [sample_record(p, gens[p.key], scores[p.key]) for p in planned if p.key in scores]
+    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
+    entry = aggregate(name, k, planned, scores, gens)
+    entry["failed"] = len(errors)
+    update_json(cfg.out / "run.json", {"data_fingerprints": {**_fingerprints(cfg.out), name: fingerprint}})
+    update_json(cfg.out / "scores.json", {name: entry})
+    if errors:
+        raise HarnessError(
+            f"{name}: {len(errors)} of {len(planned)} samples failed (first: {errors[0]}); "
+            f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command to retry the rest"
+        )
+    return entry
+
+
+def _fingerprints(out: Path) -> dict:
+    path = out / "run.json"
+    return json.loads(path.read_text()).get("data_fingerprints", {}) if path.exists() else {}
+
+
+class Judge:
+    """Sends a benchmark's judge requests through a judge backend, cached in the run's store."""
+
+    def __init__(self, backend: Backend, model: str, store: SampleStore):
+        self.backend, self.model, self.store = backend, model, store
+
+    @staticmethod
+    def wants(name: str) -> bool:
+        return hasattr(benchmarks.get_module(name), "judge_requests")
+
+    async def score(self, name: str, p: Planned, gen: Generation) -> Score:
+        requests = benchmarks.get_module(name).judge_requests(p.item, gen) if gen.reasoning_closed else []
+        keys = [request_key(self.model, r) for r in requests]
+        found = self.store.get_many(keys)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        async for j, judged in self.backend.generate([requests[i] for i in missing]):
+            if judged.error is not None:
+                raise HarnessError(f"{name}: judge call failed for item {p.item.id}: {judged.error}")
+            key = keys[missing[j]]
+            self.store.put(key, judged, benchmark=name, item_id=p.item.id, sample=p.sample, model=self.model, role="judge")
+            found[key] = judged
+        return score_one(name, p.item, gen, [found[key] for key in keys])
+
+
+def scored_entries_table(scores: dict, only: list[str] | None = None) -> str:
+    """The end-of-run summary: one line per benchmark."""
+    lines = [f"{'benchmark':<20} {'score':>7} {'95% CI':>15} {'items':>6} {'k':>4} {'trunc':>6} {'no ans':>7}"]
+    for name, e in scores.items():
+        if only is not None and name not in only:
+            continue
+        if "skipped" in e:
+            lines.append(f"{name:<20} {'—':>7}  skipped: {e['skipped']}")
+            continue
+        ci = f"[{_fmt(e.get('ci_low'))}, {_fmt(e.get('ci_high'))}]"
+        lines.append(
+            f"{name:<20} {_fmt(e.get('score')):>7} {ci:>15} {e.get('n_items', 0):>6} {e.get('k', 0):>4} "
+            f"{e.get('truncated', 0):>6} {e.get('no_answer', 0):>7}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
+
+
+
+def run_json(cfg: RunConfig) -> dict:
+    """run.json: the resolved config, package versions, git revision."""
+    from exaone_eval.provenance import git_revision, package_versions
+
+    config = dataclasses.asdict(cfg)
+    config["out"] = str(cfg.out)
+    config["data_dir"] = str(cfg.data_dir) if cfg.data_dir else None
+    config.pop("api_key", None)  # never write a secret to disk
+    config.pop("judge_api_key", None)
+    return {
+        **config,
+        "versions": {name: benchmarks.get_spec(name).version for name in cfg.benchmarks},
+        "packages": package_versions(),
+        "git_revision": git_revision(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | None = None, progress: bool = True) -> dict:
+    """Run every benchmark of `cfg`; returns scores.json. Benchmarks that cannot run are recorded
+    as skipped with the reason, the others still run, and the first problem is raised at the end."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    update_json(cfg.out / "run.json", run_json(cfg))
+    store = SampleStore(cfg.out / "store.sqlite")
+    judge = Judge(judge_backend, cfg.judge_model or "judge", store) if judge_backend is not None else None
+    pool = None
+    problems: list[str] = []
+    try:
+        for name in cfg.benchmarks:
+            spec = benchmarks.get_spec(name)
+            if spec.status != "ready":
+                reason = "in-house data" if spec.status == "in-house" else "not built yet"
+                update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
+                continue
+            if Judge.wants(name) and judge is None:
+                problems.append(f"{name} needs an LLM judge: pass --judge-base-url and --judge-model")
+                update_json(cfg.out / "scores.json", {name: {"skipped": "no judge configured"}})
+                continue
+            if pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
+                pool = make_scoring_pool()
+            try:
+                await run_benchmark(cfg, name, backend, store, pool, judge, progress)
+            except HarnessError as e:
+                if not _is_data_problem(e):
+                    raise
+                problems.append(str(e))
+                reason = "gated: no access" if "gated" in str(e) else "data unavailable"
+                update_json(cfg.out / "scores.json", {name: {"skipped": reason, "error": str(e)}})
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        store.close()
+    scores = json.loads((cfg.out / "scores.json").read_text())
+    if problems:
+        raise HarnessError("; ".join(problems))
+    return scores
+
+
+def _is_data_problem(e: HarnessError) -> bool:
+    """Rows that could not be loaded (gated, offline): the run goes on with the other benchmarks."""
+    return "Hub" in str(e) or "--data-dir" in str(e)

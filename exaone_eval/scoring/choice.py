@@ -1,0 +1,137 @@
+"""Multiple-choice answer letters: the extraction recipes of the official scorers, side by side.
+
+Each benchmark module picks one recipe and says why in its docstring:
+  - `extract_mmlu_pro`        TIGER-AI-Lab/MMLU-Pro's three-level chain ("answer is (X)", then
+                              "Answer: X", then the last standalone letter): MMLU-Pro, MMLU-Redux.
+  - `first_match`             one regex, first match in the text: simple-evals' GPQA.
+  - `extract_labelled`        simple-evals' multilingual MMLU procedure (strip markup, try each
+                              answer label in order, first match wins): MMMLU (ES).
+  - `extract_last_statement`  the last explicit answer statement of the text: KMMLU-Pro/Redux.
+Every recipe reads only the text it is given (the answer part of a response, never the
+reasoning) and returns `(letter, rule)`, or `(None, None)` when it finds no answer. An answer
+that was not found is scored 0 but kept distinct from a wrong one (`Score.extracted` is None).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections import defaultdict
+from typing import Iterable
+
+from exaone_eval.types import Item, Score
+
+LETTERS = "ABCDEFGHIJ"
+
+# Letters written in other scripts, mapped to Latin ones. simple-evals maps full-width letters
+# (Japanese answers) and the Arabic / Bengali option letters the same way; circled numbers are how
+# Korean exams number their options.
+LETTER_FORMS: dict[str, str] = {
+    **{chr(ord("Ａ") + i): LETTERS[i] for i in range(10)},
+    **dict(zip("أبجد", "ABCD")),
+    **dict(zip("অবডঢ", "ABCD")),
+    **{chr(ord("①") + i): LETTERS[i] for i in range(10)},
+}
+
+# Markdown and LaTeX wrappers that stand between an answer label and its letter
+# ("**Respuesta:** $\boxed{B}$"). Removing them is enough to read the letter after a label.
+_MARKUP = re.compile(r"\*\*|\$|\\(?:boxed|text|mathrm|mathbf)|\\[()]|[{}]")
+
+
+def strip_markup(text: str) -> str:
+    return _MARKUP.sub("", text)
+
+
+def normalize_letter(ch: str) -> str:
+    return LETTER_FORMS.get(ch, ch)
+
+
+def letter_class(letters: str) -> str:
+    """A regex character class for `letters` and their other-script forms."""
+    forms = "".join(k for k, v in LETTER_FORMS.items() if v in letters)
+    return f"[{re.escape(letters + forms)}]"
+
+
+def extract_mmlu_pro(text: str, letters: str = LETTERS) -> tuple[str | None, str | None]:
+    """MMLU-Pro's `extract_answer` (evaluate_from_api.py, compute_accuracy.py level 2), with its `**` strip.
+
+    1. the first "answer is (X)" / "answer is X" (case-sensitive, as the official regex);
+    2. else the first line with "Answer:" / "answer:", its last such occurrence (greedy `.*`);
+    3. else the last standalone letter of the whole text (`\\b[A-J]\\b`, DOTALL).
+    """
+    text = text.replace("**", "")
+    cls = f"[{letters}]"
+    m = re.search(rf"answer is \(?({cls})\)?", text)
+    if m:
+        return m.group(1), "answer is (X)"
+    m = re.search(rf".*[aA]nswer:\s*({cls})", text)
+    if m:
+        return m.group(1), "Answer: X"
+    m = re.search(rf"\b{cls}\b(?!.*\b{cls}\b)", text, re.DOTALL)
+    if m:
+        return m.group(0), "last standalone letter"
+    return None, None
+
+
+def first_match(pattern: re.Pattern, text: str) -> tuple[str | None, str | None]:
+    """The first group of the first match of `pattern` in `text` (simple-evals' `re.search`)."""
+    m = pattern.search(text)
+    return (m.group(1), pattern.pattern) if m else (None, None)
+
+
+def extract_labelled(text: str, labels: Iterable[str], letters: str = "ABCD") -> tuple[str | None, str | None]:
+    """simple-evals' multilingual procedure: strip markup, then for each answer label in order,
+    the first "<label> X" in the text; the first label that matches wins. Case-insensitive, as
+    simple-evals: a lowercase letter is extracted as it is (and is then wrong against "B")."""
+    text = strip_markup(text)
+    for label in labels:
+        m = re.search(rf"(?i){label}[ \t]*({letter_class(letters)})", text)
+        if m:
+            return normalize_letter(m.group(1)), label
+    return None, None
+
+
+def extract_last_statement(text: str, patterns: Iterable[re.Pattern]) -> tuple[str | None, str | None]:
+    """The letter of the last answer statement in `text`, over all `patterns` (the final answer
+    wins over letters discussed earlier)."""
+    best = None
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            if best is None or m.start() > best[0].start():
+                best = (m, pattern.pattern)
+    if best is None:
+        return None, None
+    return normalize_letter(best[0].group(1)), best[1]
+
+
+def verdict(extracted: str | None, reference: str, rule: str | None, **detail) -> Score:
+    """1.0 when the extracted letter is the reference; no letter is 0 with `extracted` None."""
+    if extracted is None:
+        return Score(0.0, None, {"reason": "no answer letter found", "reference": reference, **detail})
+    return Score(float(extracted == reference), extracted, {"rule": rule, "reference": reference, **detail})
+
+
+def seeded_guess(name: str, item_id: str, letters: str) -> str:
+    """A reproducible random letter for one item (MMLU-Pro's optional guess for missing answers)."""
+    seed = int.from_bytes(hashlib.sha256(f"{name}\x1f{item_id}".encode()).digest()[:8], "big")
+    return random.Random(seed).choice(letters)
+
+
+def content_id(*parts: object) -> str:
+    """A stable id from a row's content, for datasets without ids of their own (order-independent)."""
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:12]
+
+
+def no_answer_metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
+    """How many responses had no extractable answer: percent of samples and count."""
+    missing = sum(1 for _, s in records if s.extracted is None)
+    return {"no_answer": 100.0 * missing / len(records) if records else float("nan"), "no_answer_count": float(missing)}
+
+
+def accuracy_by(records: list[tuple[Item, Score]], meta_key: str, prefix: str) -> dict[str, float]:
+    """Accuracy (0-100, over samples) per value of `item.meta[meta_key]`."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for item, s in records:
+        groups[str(item.meta[meta_key])].append(s.value)
+    return {f"{prefix}/{k}": 100.0 * sum(v) / len(v) for k, v in sorted(groups.items())}

@@ -1,0 +1,515 @@
+"""The report's tables with this run's numbers beside them: `exaone-eval tables RUN_DIR...`.
+
+Each table keeps the report's layout and published columns and adds, for every model the runs
+evaluated, the run's score, its 95% CI and the difference from the report's figure for the model
+it is compared with. Cells a run did not fill say why. docs/tables.md has the details (which run
+feeds which table, the metric names read for Tables 7 and 9-13, the CSV format).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from exaone_eval.benchmarks import get_spec
+from exaone_eval.reference import MODEL_NAMES, RefCell, label_tokens, length_label, reference
+from exaone_eval.rundir import Run, load_run, sample_benchmarks, sample_scores
+from exaone_eval.stats import summarize
+from exaone_eval.types import HarnessError
+
+FORMATS = ("md", "csv")
+SIZES = ("32b", "1.2b")
+EXAONE = {"32b": "exaone-4.0-32b", "1.2b": "exaone-4.0-1.2b"}
+MAIN_TABLE = {("32b", "reasoning"): 3, ("32b", "non-reasoning"): 4, ("1.2b", "reasoning"): 5, ("1.2b", "non-reasoning"): 6}
+TITLES = {
+    3: "Table 3: reasoning mode, mid-size and frontier models",
+    4: "Table 4: non-reasoning mode, mid-size and frontier models",
+    5: "Table 5: reasoning mode, small models",
+    6: "Table 6: non-reasoning mode, small models",
+    7: "Table 7: score against reasoning budget",
+    9: "Table 9: HELMET by task",
+    10: "Table 10: RULER by context length",
+    11: "Table 11: LongBench by task",
+    13: "Table 13: Ko-LongBench (average up to a context length)",
+}
+# Tables 9-13: the long-context benchmark each shows, and how its columns are titled.
+LONG_TABLE = {9: "helmet", 10: "ruler", 11: "longbench", 13: "ko_longbench"}
+TASK_TITLES = {
+    "avg": "Total Avg.", "recall": "Recall", "rag": "RAG", "longqa": "LongQA", "summ": "Summ", "rerank": "Rerank",
+    "icl": "ICL", "single_doc_qa": "Single-doc QA", "multi_doc_qa": "Multi-doc QA", "summarization": "Summarization",
+    "few_shot": "Few-shot Learning", "up_to_32k": "Avg. up to 32K", "up_to_64k": "Avg. up to 64K",
+}
+DIGITS = {9: 2, 10: 2, 11: 2}  # the report prints these with two decimals, the others with one
+
+
+@dataclass(frozen=True)
+class RunCell:
+    """What a run has for one cell: a value (with its CI when known), or why there is none."""
+
+    value: float | None = None
+    ci: tuple[float, float] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One evaluated model in one mode, merged over the runs given: a column or a row of a table."""
+
+    model: str
+    mode: str
+    compare_to: str
+    """The report's model id its Δ is taken against."""
+    runs: tuple[Run, ...]
+    scores: dict
+
+    @property
+    def label(self) -> str:
+        size = next((s for s in SIZES if self.model == s), None)
+        name = MODEL_NAMES[EXAONE[size]] if size else Path(self.model).name or self.model
+        return f"{name} (this run)"
+
+    @property
+    def listed(self) -> set[str]:
+        return {b for run in self.runs for b in run.benchmarks}
+
+
+@dataclass
+class Table:
+    number: int
+    markdown: str
+    rows: list[dict] = field(default_factory=list)
+    """Tidy CSV rows: every report cell and every run cell of the table."""
+
+
+# --- which runs feed which table ----------------------------------------------------------------
+
+
+def _merge(runs: list[Run]) -> dict:
+    merged: dict = {}
+    where: dict[str, Path] = {}
+    for run in runs:
+        for key, entry in run.scores.items():
+            if key in merged and "score" in merged[key] and "score" in entry:
+                raise HarnessError(
+                    f"{key} is scored in both {where[key]} and {run.path} (model {run.model}, {run.mode}): pass only one of them"
+                )
+            if key not in merged or "score" in entry:
+                merged[key], where[key] = entry, run.path
+    return merged
+
+
+def _sources(runs: list[Run], against: tuple[str, ...]) -> list[tuple[str, Source]]:
+    """(size compared with, Source) for each model+mode; other models count as each size in `against`."""
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        groups[(run.model, run.mode)].append(run)
+    out = []
+    for (model, mode), group in groups.items():
+        for size in (model,) if model in SIZES else against:
+            out.append((size, Source(model, mode, EXAONE[size], tuple(group), _merge(group))))
+    return out
+
+
+def run_cell(source: Source, benchmark: str, key: str | None = None) -> RunCell:
+    """The run's headline score for `benchmark` (scores.json `key`, default the benchmark), or why not."""
+    entry = source.scores.get(key or benchmark) or {}
+    if "score" in entry:
+        has_ci = isinstance(entry.get("ci_low"), (int, float)) and isinstance(entry.get("ci_high"), (int, float))
+        return RunCell(float(entry["score"]), (float(entry["ci_low"]), float(entry["ci_high"])) if has_ci else None)
+    return RunCell(note=_why_missing(source, benchmark, entry))
+
+
+def _why_missing(source: Source, benchmark: str, entry: dict) -> str:
+    spec = get_spec(benchmark)
+    if spec.status == "in-house":
+        return "in-house data"
+    if "skipped" in entry:
+        reason = entry["skipped"]
+        return "gated: no access" if "gated" in reason.lower() else f"skipped: {reason}"
+    if spec.status == "planned":
+        return "not built yet"
+    if benchmark in source.listed:
+        return "not scored yet"
+    return "not run"
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+
+def _num(x: float, digits: int) -> str:
+    return f"{x:.{digits}f}"
+
+
+def _ref_text(cell: RefCell | None) -> str:
+    if cell is None:
+        return "-"
+    return (cell.text or "N/A") + cell.marked
+
+
+def _md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r + [""] * (len(header) - len(r))) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _tidy(table: int, category: str, benchmark: str, model: str, mode: str, setting: str, source: str,
+          value=None, ci=None, delta=None, note: str = "", marked: str = "", compare_to: str = "") -> dict:
+    return {
+        "table": table, "category": category, "benchmark": benchmark, "model": model, "mode": mode,
+        "setting": setting, "source": source, "value": value, "ci_low": ci[0] if ci else None,
+        "ci_high": ci[1] if ci else None, "delta": delta, "compare_to": compare_to, "note": note, "marked": marked,
+    }
+
+
+def _report_rows(table: int) -> list[dict]:
+    return [
+        _tidy(c.table, c.category, c.benchmark, c.model, c.mode, c.setting, "report", c.value,
+              note="" if c.text else "N/A", marked=c.marked)
+        for c in reference(table)
+    ]
+
+
+def _delta(cell: RunCell, ref: RefCell | None) -> float | None:
+    if cell.value is None or ref is None or ref.value is None:
+        return None
+    return cell.value - ref.value
+
+
+# --- Tables 3-6: benchmarks down, models across -----------------------------------------------
+
+
+def main_table(number: int, sources: list[Source]) -> Table:
+    cells = reference(number)
+    models = list(dict.fromkeys(c.model for c in cells))
+    by_key = {(c.benchmark, c.model): c for c in cells}
+    categories: dict[str, list[str]] = {}
+    for c in cells:
+        categories.setdefault(c.category, [])
+        if c.benchmark not in categories[c.category]:
+            categories[c.category].append(c.benchmark)
+    for source in sources:  # benchmarks the runs cover that this report table lacks
+        for bench in sorted(source.listed | {k for k in source.scores if "@" not in k}):
+            if not any(bench in benches for benches in categories.values()):
+                categories.setdefault(get_spec(bench).category, []).append(bench)
+
+    header = ["Benchmark"] + [MODEL_NAMES[m] for m in models]
+    for s in sources:
+        header += [s.label, "95% CI", f"Δ vs {MODEL_NAMES[s.compare_to]}"]
+    rows: list[list[str]] = []
+    tidy = _report_rows(number)
+    for category, benches in categories.items():
+        rows.append([f"**{category}**"])
+        for bench in benches:
+            row = [get_spec(bench).title] + [_ref_text(by_key.get((bench, m))) for m in models]
+            for s in sources:
+                cell = run_cell(s, bench)
+                delta = _delta(cell, by_key.get((bench, s.compare_to)))
+                if cell.value is None:
+                    row += [cell.note, "", ""]
+                else:
+                    ci = f"[{_num(cell.ci[0], 1)}, {_num(cell.ci[1], 1)}]" if cell.ci else "n/a"
+                    row += [_num(cell.value, 1), ci, "" if delta is None else f"{delta:+.1f}"]
+                tidy.append(_tidy(number, category, bench, s.label, s.mode, "", _run_paths(s), cell.value, cell.ci, delta,
+                                  cell.note, compare_to=s.compare_to))
+            rows.append(row)
+    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}", tidy)
+
+
+def _run_paths(source: Source) -> str:
+    return ";".join(str(r.path) for r in source.runs)
+
+
+# --- Tables 7 and 9-13: models (and lengths) down, settings across --------------------------------
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One model's cells in a matrix table, placed after the report row it is compared with."""
+
+    group: str
+    anchor: tuple
+    """The report row key it follows (and takes its Δ from)."""
+    label: tuple[str, ...]
+    cells: dict[str, RunCell]
+    note: str = ""
+    source: Source | None = None
+    benchmark: str = ""
+
+
+def _row_key(number: int, cell: RefCell) -> tuple[str, tuple, tuple[str, ...]]:
+    """(group, row key, row label cells) of a report cell in a matrix table."""
+    if number == 7:
+        return MODEL_NAMES[cell.model], (cell.model, cell.benchmark), (get_spec(cell.benchmark).title,)
+    if number in (9, 11):
+        length = cell.setting.split("/")[0]
+        return cell.category, (cell.model, length), (length.upper(), MODEL_NAMES[cell.model])
+    return cell.category, (cell.model,), (MODEL_NAMES[cell.model],)
+
+
+def _col_key(number: int, setting: str) -> str:
+    return setting.split("/", 1)[1] if number in (9, 11) else setting
+
+
+def _col_title(key: str) -> str:
+    return TASK_TITLES.get(key, key.upper())
+
+
+def matrix_table(number: int, run_rows: list[RunRow]) -> Table:
+    cells = reference(number)
+    digits = DIGITS.get(number, 1)
+    columns = list(dict.fromkeys(_col_key(number, c.setting) for c in cells))
+    for rr in run_rows:
+        columns += [k for k in rr.cells if k not in columns]
+    groups: dict[str, dict[tuple, tuple[tuple[str, ...], dict[str, RefCell]]]] = {}
+    for c in cells:
+        group, key, label = _row_key(number, c)
+        groups.setdefault(group, {}).setdefault(key, (label, {}))[1][_col_key(number, c.setting)] = c
+    for rr in run_rows:
+        groups.setdefault(rr.group, {})
+
+    n_label = 2 if number in (9, 11) else 1
+    header = (["Context Len.", "Model"] if n_label == 2 else ["Benchmark" if number == 7 else "Model"]) + [_col_title(k) for k in columns]
+    rows: list[list[str]] = []
+    tidy = _report_rows(number)
+    for group, ref_rows in groups.items():
+        rows.append([f"**{group}**"])
+        placed = set()
+        for key, (label, ref) in ref_rows.items():
+            rows.append(list(label) + [_ref_text(ref.get(k)) for k in columns])
+            for i, rr in enumerate(run_rows):
+                if rr.group == group and rr.anchor == key:
+                    rows += _run_lines(number, rr, columns, ref, digits, n_label, tidy)
+                    placed.add(i)
+        for i, rr in enumerate(run_rows):
+            if rr.group == group and i not in placed:
+                rows += _run_lines(number, rr, columns, {}, digits, n_label, tidy)
+    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}", tidy)
+
+
+def _run_lines(number, rr: RunRow, columns, ref: dict[str, RefCell], digits, n_label, tidy) -> list[list[str]]:
+    pad = [""] * (n_label - len(rr.label))
+    setting_of = (lambda k: f"{rr.label[0].lower()}/{k}") if number in (9, 11) else (lambda k: k)
+    category = rr.group if number != 7 else get_spec(rr.benchmark).category
+    if rr.note:
+        tidy.append(_tidy(number, category, rr.benchmark, rr.source.label, rr.source.mode, "", _run_paths(rr.source),
+                          note=rr.note, compare_to=rr.source.compare_to))
+        return [list(rr.label) + pad + [rr.note]]
+    values, deltas, cis = [], [], []
+    for k in columns:
+        cell = rr.cells.get(k)
+        if cell is None or cell.value is None:
+            values.append(cell.note if cell else "")
+            deltas.append("")
+            cis.append("")
+            continue
+        delta = _delta(cell, ref.get(k))
+        values.append(_num(cell.value, digits))
+        deltas.append("" if delta is None else f"{delta:+.{digits}f}")
+        cis.append(f"[{_num(cell.ci[0], digits)}, {_num(cell.ci[1], digits)}]" if cell.ci else "")
+        tidy.append(_tidy(number, category, rr.benchmark, rr.source.label, rr.source.mode, setting_of(k),
+                          _run_paths(rr.source), cell.value, cell.ci, delta, compare_to=rr.source.compare_to))
+    lines = [list(rr.label) + pad + values]
+    indent = [""] * (n_label - 1)
+    lines.append(indent + [f"Δ vs {MODEL_NAMES[rr.source.compare_to]}"] + deltas)
+    if any(cis):
+        lines.append(indent + ["95% CI"] + cis)
+    return lines
+
+
+def _group_of(number: int, compare_to: str) -> str:
+    for c in reference(number):
+        if c.model == compare_to:
+            return _row_key(number, c)[0]
+    return "This run"
+
+
+# Tables 9-13: scores.json metric name -> the table's setting (None: not a cell of this table).
+def _long_setting(number: int, key: str) -> str | None:
+    if number == 10:
+        return length_label(key)
+    if number == 13:
+        return f"up_to_{length_label(key[6:])}" if key.startswith("up_to_") and length_label(key[6:]) else None
+    length, _, task = key.partition("/")
+    return f"{length_label(length)}/{task}" if task and length_label(length) else None
+
+
+def long_rows(number: int, sources: list[Source]) -> list[RunRow]:
+    bench = LONG_TABLE[number]
+    out = []
+    for s in sources:
+        group = _group_of(number, s.compare_to)
+        note_label = ("", s.label) if number in (9, 11) else (s.label,)
+        entry = s.scores.get(bench) or {}
+        if "score" not in entry:
+            note = run_cell(s, bench).note
+            out.append(RunRow(group, (s.compare_to,), note_label, {}, note=note, source=s, benchmark=bench))
+            continue
+        cis = entry.get("metrics_ci") or {}
+        by_length: dict[str, dict[str, RunCell]] = defaultdict(dict)
+        for name, value in (entry.get("metrics") or {}).items():
+            setting = _long_setting(number, name)
+            if setting is None or not isinstance(value, (int, float)):
+                continue
+            ci = cis.get(name)
+            cell = RunCell(float(value), (float(ci[0]), float(ci[1])) if ci else None)
+            length = setting.split("/")[0] if number in (9, 11) else ""
+            by_length[length][_col_key(number, setting)] = cell
+        if not by_length:
+            note = f"no {bench} metrics in scores.json (expected names: see docs/tables.md)"
+            out.append(RunRow(group, (s.compare_to,), note_label, {}, note=note, source=s, benchmark=bench))
+        for length in sorted(by_length, key=label_tokens, reverse=True) if number in (9, 11) else [""]:
+            if number in (9, 11):
+                out.append(RunRow(group, (s.compare_to, length), (length.upper(), s.label), by_length[length], source=s, benchmark=bench))
+            else:
+                out.append(RunRow(group, (s.compare_to,), (s.label,), by_length[""], source=s, benchmark=bench))
+    return out
+
+
+def budget_rows(sources: list[Source]) -> list[RunRow]:
+    """Table 7 rows from `<benchmark>@<budget>` scores, or from samples that carry a `budget`."""
+    out = []
+    for s in sources:
+        per_bench: dict[str, dict[str, RunCell]] = defaultdict(dict)
+        for key, entry in s.scores.items():
+            bench, _, budget = key.partition("@")
+            if budget and "score" in entry and length_label(budget):
+                per_bench[bench][length_label(budget)] = run_cell(s, bench, key)
+        for run in s.runs:
+            for bench in sample_benchmarks(run):
+                for key, per_item in sample_scores(run, bench).items():
+                    budget = key.partition("@")[2]
+                    if budget and length_label(budget) not in per_bench[bench]:
+                        summary = summarize(per_item)
+                        per_bench[bench][length_label(budget)] = RunCell(summary["score"], (summary["ci_low"], summary["ci_high"]))
+        benches = list(dict.fromkeys([c.benchmark for c in reference(7)] + sorted(per_bench)))
+        group = MODEL_NAMES[s.compare_to]
+        for bench in benches:
+            if bench not in per_bench and bench not in s.listed:
+                continue
+            label = (get_spec(bench).title + f" — {s.label}",)
+            if per_bench.get(bench):
+                out.append(RunRow(group, (s.compare_to, bench), label, per_bench[bench], source=s, benchmark=bench))
+            else:
+                out.append(RunRow(group, (s.compare_to, bench), label, {}, note=run_cell(s, bench).note, source=s, benchmark=bench))
+    return out
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def build(runs: list[Run], against: tuple[str, ...] = ("32b",)) -> list[Table]:
+    """Every table the runs feed, in the report's order."""
+    for size in against:
+        if size not in SIZES:
+            raise HarnessError(f"--against {size!r}: expected one of {', '.join(SIZES)}")
+    budget_runs = [r for r in runs if r.is_budget_run]
+    main_runs = [r for r in runs if not r.is_budget_run]
+    tables = []
+    by_table: dict[int, list[Source]] = defaultdict(list)
+    for size, source in _sources(main_runs, against):
+        by_table[MAIN_TABLE[(size, source.mode)]].append(source)
+    for number in (3, 4, 5, 6):
+        if by_table[number]:
+            tables.append(main_table(number, by_table[number]))
+    if budget_runs:
+        tables.append(matrix_table(7, budget_rows([s for _, s in _sources(budget_runs, against)])))
+    for number, bench in LONG_TABLE.items():
+        feeding = [
+            s for size, s in _sources(main_runs, against)
+            if s.mode == "non-reasoning" and (bench in s.listed or bench in s.scores)
+        ]
+        if feeding:
+            tables.append(matrix_table(number, long_rows(number, feeding)))
+    return tables
+
+
+def render(run_dirs: list[Path], formats: list[str], out: Path | None, against: tuple[str, ...] = ("32b",)) -> str:
+    """Write table<N>.md / .csv (and PNG plots) for the runs; return the Markdown for stdout."""
+    if not run_dirs:
+        raise HarnessError("tables: give at least one run directory")
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise HarnessError(f"--format {','.join(bad)}: expected a comma list of {', '.join(FORMATS)}")
+    seen, runs = set(), []
+    for d in run_dirs:
+        run = load_run(d)
+        if not run.has_scores:
+            raise HarnessError(f"{run.path / 'scores.json'}: missing; the run has not been scored yet (exaone-eval run resumes it)")
+        if run.path.resolve() not in seen:
+            seen.add(run.path.resolve())
+            runs.append(run)
+    tables = build(runs, tuple(against))
+    out = Path(out) if out is not None else runs[0].path / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    for t in tables:
+        if "md" in formats:
+            (out / f"table{t.number}.md").write_text(t.markdown + "\n", encoding="utf-8")
+        if "csv" in formats:
+            (out / f"table{t.number}.csv").write_text(to_csv(t.rows), encoding="utf-8")
+    parts = [f"# exaone-eval tables\n\nRuns: {', '.join(str(r.path) for r in runs)}"]
+    parts += [t.markdown for t in tables]
+    parts.append(_plots(tables, out))
+    parts.append(f"Written to {out}/ (" + ", ".join(f"table<N>.{f}" for f in formats) + ")")
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+CSV_COLUMNS = ("table", "category", "benchmark", "model", "mode", "setting", "source", "value", "ci_low", "ci_high",
+               "delta", "compare_to", "note", "marked")
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+# --- plots --------------------------------------------------------------------------------------------
+
+
+def _plots(tables: list[Table], out: Path) -> str:
+    """Table 7's budget curve and Tables 9 / 10 against context length, when the runs have the data."""
+    wanted = [t for t in tables if t.number in (7, 9, 10) and any(r["source"] != "report" and r["value"] is not None for r in t.rows)]
+    if not wanted:
+        return ""
+    try:
+        from exaone_eval import plots
+    except ImportError as e:  # plots.py imports matplotlib at the top
+        return f"Plots skipped: {e} (pip install 'exaone-eval[plots]')"
+    written = []
+    for t in wanted:
+        panels = curve_panels(t)
+        path = out / f"table{t.number}.png"
+        xlabel = "reasoning budget (tokens)" if t.number == 7 else "context length (tokens)"
+        plots.line_panels(panels, path, TITLES[t.number], xlabel)
+        written.append(path.name)
+    return "Plots: " + ", ".join(written)
+
+
+def curve_panels(table: Table) -> dict[str, list[tuple[str, list[int], list[float], bool]]]:
+    """{panel title: [(series label, x tokens, y scores, is_report)]}: each run's curve beside the
+    report's curve of the model it is compared with."""
+    compared = {r["compare_to"] for r in table.rows if r["source"] != "report"}
+    series: dict[tuple[str, str, bool], dict[int, float]] = defaultdict(dict)
+    for r in table.rows:
+        is_report = r["source"] == "report"
+        if r["value"] is None or (is_report and r["model"] not in compared):
+            continue
+        if table.number == 7:
+            panel, x = get_spec(r["benchmark"]).title, r["setting"]
+        elif table.number == 9:
+            length, task = r["setting"].split("/")
+            panel, x = TASK_TITLES.get(task, task), length
+        else:
+            panel, x = "RULER", r["setting"]
+        label = MODEL_NAMES[r["model"]] + " (report)" if is_report else r["model"]
+        series[(panel, label, is_report)][label_tokens(x)] = r["value"]
+    panels: dict[str, list] = defaultdict(list)
+    for (panel, label, is_report), points in series.items():
+        xs = sorted(points)
+        panels[panel].append((label, xs, [points[x] for x in xs], is_report))
+    return dict(panels)
