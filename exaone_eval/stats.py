@@ -68,3 +68,32 @@ def paired_difference(
         "ci_high": 100.0 * hi,
         "sd": 100.0 * float(diffs.std(ddof=1)) if len(common) > 1 else float("nan"),
     }
+
+
+def sampling_noise_sd(baseline: Mapping[str, Sequence[float]], candidate: Mapping[str, Sequence[float]]) -> float:
+    """The sd of one item's paired difference (0-100) that sampling alone produces, over common items.
+
+    Item i's mean over k samples has sampling variance s_i^2 / k (s_i^2: the variance between its
+    samples), so the difference of two runs' item means has s_b,i^2/k_b + s_c,i^2/k_c; this is the
+    root of its mean over items. Items with a single sample add 0 (their spread is unknown).
+    """
+    common = sorted(set(baseline) & set(candidate))
+
+    def var_of_mean(v: Sequence[float]) -> float:
+        return float(np.var(v, ddof=1)) / len(v) if len(v) > 1 else 0.0
+
+    if not common:
+        return float("nan")
+    return 100.0 * float(np.sqrt(np.mean([var_of_mean(baseline[i]) + var_of_mean(candidate[i]) for i in common])))
+
+
+def min_detectable_effect(sd: float, n: int, level: float = 0.95, power: float = 0.8) -> float:
+    """The smallest true mean change (same scale as sd) that a paired test at `level` detects with
+    probability `power`, given the sd of the per-item differences over n items:
+    (z_{1-(1-level)/2} + z_power) * sd / sqrt(n); 1.96 + 0.84 = 2.80 at the defaults."""
+    from statistics import NormalDist
+
+    if n < 2 or not np.isfinite(sd):
+        return float("inf")
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2) + NormalDist().inv_cdf(power)
+    return float(z * sd / np.sqrt(n))
