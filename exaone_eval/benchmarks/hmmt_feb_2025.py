@@ -18,6 +18,9 @@ from __future__ import annotations
 from exaone_eval.scoring.math import score_boxed
 from exaone_eval.types import Generation, Item, Score
 
+# math-verify costs milliseconds per answer: the runner scores in worker processes.
+SCORE_IN_PROCESSES = True
+
 # MathArena's instruction, as for AIME 2025.
 PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 

@@ -21,6 +21,9 @@ import hashlib
 from exaone_eval.scoring.math import score_boxed
 from exaone_eval.types import Generation, HarnessError, Item, Score
 
+# math-verify costs milliseconds per answer: the runner scores in worker processes.
+SCORE_IN_PROCESSES = True
+
 # "Solve the following problem step by step and write the final answer inside \boxed{}."
 PROMPT = "{question}\n\n풀이 과정을 단계별로 서술하고, 최종 답을 \\boxed{{}} 안에 적어 주세요."
 

@@ -22,6 +22,9 @@ import hashlib
 from exaone_eval.scoring.math import score_boxed
 from exaone_eval.types import Generation, Item, Score
 
+# math-verify costs milliseconds per answer: the runner scores in worker processes.
+SCORE_IN_PROCESSES = True
+
 # "Reason step by step and write your final answer inside \boxed{}."
 PROMPT = "{problem}\n\nRazona paso a paso y escribe tu respuesta final dentro de \\boxed{{}}."
 
