@@ -41,7 +41,7 @@ REGISTRY: dict[str, str | None] = {
     "helmet": None,
     "ruler": None,
     "longbench": None,
-    "bfcl_v3": None,
+    "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
     "tau_bench_airline": None,
     "tau_bench_retail": None,
     "kmmlu_pro": None,
