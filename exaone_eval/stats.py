@@ -87,13 +87,19 @@ def sampling_noise_sd(baseline: Mapping[str, Sequence[float]], candidate: Mappin
     return 100.0 * float(np.sqrt(np.mean([var_of_mean(baseline[i]) + var_of_mean(candidate[i]) for i in common])))
 
 
-def min_detectable_effect(sd: float, n: int, level: float = 0.95, power: float = 0.8) -> float:
-    """The smallest true mean change (same scale as sd) that a paired test at `level` detects with
-    probability `power`, given the sd of the per-item differences over n items:
-    (z_{1-(1-level)/2} + z_power) * sd / sqrt(n); 1.96 + 0.84 = 2.80 at the defaults."""
+def min_detectable_effect(sd: float, n: int, level: float = 0.95, power: float = 0.8, k: int | None = None) -> float:
+    """The smallest true mean change (0-100, like sd) that a paired test at `level` detects with
+    probability `power` over n items: (z_{1-(1-level)/2} + z_power) * sd / sqrt(n), 2.80 * sd / sqrt(n)
+    at the defaults.
+
+    With `k` (samples per item), never below 100 * (z + z_power)^2 / (n * k): even when every change
+    goes the same way, about (z + z_power)^2 of the n * k samples must flip before chance is ruled out.
+    This floor keeps two identical greedy runs (observed sd 0) from claiming to see any drop.
+    """
     from statistics import NormalDist
 
     if n < 2 or not np.isfinite(sd):
         return float("inf")
     z = NormalDist().inv_cdf(1 - (1 - level) / 2) + NormalDist().inv_cdf(power)
-    return float(z * sd / np.sqrt(n))
+    floor = 100.0 * z * z / (n * k) if k else 0.0
+    return float(max(z * sd / np.sqrt(n), floor))
