@@ -5,9 +5,9 @@ Deutsch et al., "WMT24++: Expanding the Language Coverage of WMT24 to 55 Languag
 segments. Feeds the "WMT24++ (ES)" row (Multilinguality) of Tables 3-6.
 
 Rows: as the dataset card recommends (and the paper does), segments with `is_bad_source` (38 of
-998: the canary line, bare URLs, HTML, emoji) are left out, leaving 960 (`keep_row`); the
-reference is `target`, the post-edited translation, not `original_target`. Item id: `segment_id`,
-which the card calls globally unique.
+998: the canary line, bare URLs, HTML, emoji) are left out, leaving 960 (`keep_row`, which the
+runner must apply when it loads rows); the reference is `target`, the post-edited translation,
+not `original_target`. Item id: `segment_id`, which the card calls globally unique.
 
 The model sees the translation prompt of the WMT24++ paper for en->es_MX (`PROMPT`). The report
 (section 3.3, footnote: gpt-4.1-2025-04-14 as judge) scores the translation with "the
