@@ -29,9 +29,9 @@ else:  # pragma: no cover
 
 # name -> module path, or None while the benchmark is not built yet (listed as such, never skipped silently).
 REGISTRY: dict[str, str | None] = {
-    "mmlu_redux": None,
-    "mmlu_pro": None,
-    "gpqa_diamond": None,
+    "mmlu_redux": "exaone_eval.benchmarks.mmlu_redux",
+    "mmlu_pro": "exaone_eval.benchmarks.mmlu_pro",
+    "gpqa_diamond": "exaone_eval.benchmarks.gpqa_diamond",
     "aime_2025": "exaone_eval.benchmarks.aime_2025",
     "hmmt_feb_2025": "exaone_eval.benchmarks.hmmt_feb_2025",
     "livecodebench_v5": None,
@@ -44,11 +44,11 @@ REGISTRY: dict[str, str | None] = {
     "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
     "tau_bench_airline": None,
     "tau_bench_retail": None,
-    "kmmlu_pro": None,
-    "kmmlu_redux": None,
+    "kmmlu_pro": "exaone_eval.benchmarks.kmmlu_pro",
+    "kmmlu_redux": "exaone_eval.benchmarks.kmmlu_redux",
     "ksm": "exaone_eval.benchmarks.ksm",
     "ko_longbench": None,
-    "mmmlu_es": None,
+    "mmmlu_es": "exaone_eval.benchmarks.mmmlu_es",
     "math500_es": "exaone_eval.benchmarks.math500_es",
     "wmt24pp_es": "exaone_eval.benchmarks.wmt24pp_es",
 }

@@ -9,7 +9,8 @@ Prompt: the official chat prompt of `evaluate_from_api.py` (TIGER-AI-Lab/MMLU-Pr
 its five in-context examples left out (0-shot, as a user of an instruct model asks). Options
 padded with "N/A" are dropped first, as the official `preprocess` does.
 Scoring: the official extraction (`scoring.choice.extract_mmlu_pro`): "answer is (X)", then
-"Answer: X", then the last standalone letter A-J, after removing `**`. The official scripts
+"Answer: X", then the last standalone letter A-J, after removing `**` (kept as it is, quirks
+included: the pronoun in "I am not sure" is read as option I). The official scripts
 replace a missing answer by a random guess; here that is `GUESS_WHEN_NO_ANSWER` (off by default,
 seeded per item when on) and the number of responses without an answer is always reported.
 """

@@ -92,17 +92,33 @@ def extract_labelled(text: str, labels: Iterable[str], letters: str = "ABCD") ->
     return None, None
 
 
-def extract_last_statement(text: str, patterns: Iterable[re.Pattern]) -> tuple[str | None, str | None]:
-    """The letter of the last answer statement in `text`, over all `patterns` (the final answer
-    wins over letters discussed earlier)."""
+def extract_last_statement(text: str, patterns: dict[str, re.Pattern]) -> tuple[str | None, str | None]:
+    """The letter of the last answer statement in `text` over all named `patterns` (the final
+    answer wins over letters discussed earlier), and the name of the pattern that found it."""
     best = None
-    for pattern in patterns:
+    for name, pattern in patterns.items():
         for m in pattern.finditer(text):
             if best is None or m.start() > best[0].start():
-                best = (m, pattern.pattern)
+                best = (m, name)
     if best is None:
         return None, None
     return normalize_letter(best[0].group(1)), best[1]
+
+
+def korean_answer_patterns(letters: str) -> dict[str, re.Pattern]:
+    """Answer statements in Korean and English: "정답: B", "정답은 (B)입니다", "답: B", "답변: **B**",
+    "The answer is (B)", "Answer: B", "\\boxed{B}". Letters are upper case (a lowercase "b" is not an
+    answer); the letter may be wrapped in `**`, `( )`, `[ ]`, `$ $` or `\\boxed{}`; Korean text may
+    follow it directly ("B입니다"), a Latin letter may not ("Because")."""
+    cls = letter_class(letters)
+    wrap = r"(?:\s|\*|\(|\[|\$|\\boxed\{|\\text\{|\{)*"
+    end = r"(?![A-Za-z])"
+    return {
+        "정답/답: X": re.compile(rf"(?:정답|답변|답)\s*[:：]{wrap}({cls}){end}"),
+        "정답은 X": re.compile(rf"정답\s*(?:은|는){wrap}({cls}){end}"),
+        "answer is X / Answer: X": re.compile(rf"(?<![A-Za-z])(?i:answer)(?:\s*:|\s+is\b:?){wrap}({cls}){end}"),
+        "\\boxed{X}": re.compile(rf"\\boxed\{{\s*(?:\\text\{{)?\s*({cls})\s*\}}"),
+    }
 
 
 def verdict(extracted: str | None, reference: str, rule: str | None, **detail) -> Score:
