@@ -126,8 +126,8 @@ def _why_missing(source: Source, benchmark: str, entry: dict) -> str:
     if spec.status == "in-house":
         return "in-house data"
     if "skipped" in entry:
-        reason = entry["skipped"]
-        return "gated: no access" if "gated" in reason.lower() else f"skipped: {reason}"
+        reason = entry["skipped"]  # the runner's words: "gated: no access", "no judge configured", ...
+        return "gated: no access" if "gated" in reason.lower() else reason
     if spec.status == "planned":
         return "not built yet"
     if benchmark in source.listed:
@@ -312,7 +312,8 @@ def _run_lines(number, rr: RunRow, columns, ref: dict[str, RefCell], digits, n_l
                           _run_paths(rr.source), cell.value, cell.ci, delta, compare_to=rr.source.compare_to))
     lines = [list(rr.label) + pad + values]
     indent = [""] * (n_label - 1)
-    lines.append(indent + [f"Δ vs {MODEL_NAMES[rr.source.compare_to]}"] + deltas)
+    if any(deltas):
+        lines.append(indent + [f"Δ vs {MODEL_NAMES[rr.source.compare_to]}"] + deltas)
     if any(cis):
         lines.append(indent + ["95% CI"] + cis)
     return lines
@@ -399,11 +400,26 @@ def budget_rows(sources: list[Source]) -> list[RunRow]:
 # --- the command ------------------------------------------------------------------------------------
 
 
+def _sizes(text: str) -> tuple[str, ...]:
+    sizes = tuple(s.strip().lower() for s in text.split(",") if s.strip())
+    bad = [s for s in sizes if s not in SIZES]
+    if bad or not sizes:
+        raise HarnessError(f"--against {text!r}: expected a comma list of {', '.join(SIZES)}")
+    return sizes
+
+
+def add_tables_arguments(parser) -> None:
+    """Flags beyond the contract: pass `against=args.against` to render()."""
+    parser.add_argument(
+        "--against", type=_sizes, default=("32b",),
+        help="models other than the 32b / 1.2b presets are shown beside these report tables: 32b (Tables 3/4, "
+             "the default), 1.2b (Tables 5/6) or 32b,1.2b",
+    )
+
+
 def build(runs: list[Run], against: tuple[str, ...] = ("32b",)) -> list[Table]:
     """Every table the runs feed, in the report's order."""
-    for size in against:
-        if size not in SIZES:
-            raise HarnessError(f"--against {size!r}: expected one of {', '.join(SIZES)}")
+    _sizes(",".join(against))
     budget_runs = [r for r in runs if r.is_budget_run]
     main_runs = [r for r in runs if not r.is_budget_run]
     tables = []
@@ -508,8 +524,11 @@ def curve_panels(table: Table) -> dict[str, list[tuple[str, list[int], list[floa
             panel, x = "RULER", r["setting"]
         label = MODEL_NAMES[r["model"]] + " (report)" if is_report else r["model"]
         series[(panel, label, is_report)][label_tokens(x)] = r["value"]
+    with_run = {panel for panel, _, is_report in series if not is_report}
     panels: dict[str, list] = defaultdict(list)
     for (panel, label, is_report), points in series.items():
+        if panel not in with_run:
+            continue
         xs = sorted(points)
         panels[panel].append((label, xs, [points[x] for x in xs], is_report))
     return dict(panels)

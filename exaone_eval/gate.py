@@ -1,0 +1,212 @@
+"""The CI regression gate: `exaone-eval gate --baseline RUN --candidate RUN [--config gate.toml]`.
+
+Per benchmark, over the items both runs scored: each item's mean over its samples, the paired
+difference candidate - baseline, a bootstrap CI of its mean (items resampled), and a verdict.
+A regression is a drop that is significant (CI upper end < 0) and beyond the benchmark's
+tolerance (configs/gate.toml). The gate also says how small a drop it could have seen at all.
+Exit codes (through the CLI): 0 pass, 1 regression, 2 bad input (HarnessError).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from exaone_eval.benchmarks import REGISTRY
+from exaone_eval.paths import shipped
+from exaone_eval.rundir import Run, load_run, sample_benchmarks, sample_scores
+from exaone_eval.stats import item_means, min_detectable_effect, paired_difference, sampling_noise_sd
+from exaone_eval.types import HarnessError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    level: float = 0.95
+    power: float = 0.80
+    bootstrap: int = 2000
+    default_tolerance: float = 1.0
+    tolerance: dict[str, float] | None = None
+
+    def tolerance_for(self, key: str) -> float:
+        bench = key.partition("@")[0]
+        return (self.tolerance or {}).get(bench, self.default_tolerance)
+
+
+def load_config(path: Path | None) -> GateConfig:
+    """configs/gate.toml (the shipped one when `path` is None), checked."""
+    path = Path(path) if path is not None else shipped("configs") / "gate.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: gate config not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise HarnessError(f"{path}: not valid TOML: {e}") from None
+    known = {"level", "power", "bootstrap", "default_tolerance", "tolerance"}
+    if set(raw) - known:
+        raise HarnessError(f"{path}: unknown keys {sorted(set(raw) - known)}; expected {sorted(known)}")
+    tolerance = raw.get("tolerance", {})
+    unknown = [b for b in tolerance if b not in REGISTRY]
+    if unknown:
+        raise HarnessError(f"{path}: [tolerance] names unknown benchmarks {unknown}")
+    for name, value in [*raw.items(), *tolerance.items()]:
+        if name != "tolerance" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise HarnessError(f"{path}: {name} = {value!r}; expected a number >= 0")
+    if not isinstance(raw.get("bootstrap", 2000), int) or raw.get("bootstrap", 2000) < 100:
+        raise HarnessError(f"{path}: bootstrap = {raw['bootstrap']!r}; expected an integer >= 100")
+    for name in ("level", "power"):
+        if not 0 < raw.get(name, 0.5) < 1:
+            raise HarnessError(f"{path}: {name} = {raw[name]!r}; expected a number between 0 and 1")
+    return GateConfig(
+        level=float(raw.get("level", 0.95)),
+        power=float(raw.get("power", 0.80)),
+        bootstrap=int(raw.get("bootstrap", 2000)),
+        default_tolerance=float(raw.get("default_tolerance", 1.0)),
+        tolerance={b: float(v) for b, v in tolerance.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    key: str
+    """The benchmark, or `<benchmark>@<budget>` for a budget sweep."""
+    n_items: int
+    k_baseline: int
+    k_candidate: int
+    baseline: float
+    candidate: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    tolerance: float
+    detectable: float
+    """The smallest true drop the gate sees with probability `power` (points; inf: none)."""
+    verdict: str
+
+    @property
+    def regression(self) -> bool:
+        return self.verdict == "regression"
+
+
+def compare(key: str, base: dict[str, list[float]], cand: dict[str, list[float]], cfg: GateConfig) -> Verdict:
+    common = sorted(set(base) & set(cand))
+    if not common:
+        raise HarnessError(f"{key}: the two runs have no item ids in common; were they run on the same data?")
+    b = {i: base[i] for i in common}
+    c = {i: cand[i] for i in common}
+    d = paired_difference(b, c, level=cfg.level, n=cfg.bootstrap)
+    sd = max(d["sd"] if math.isfinite(d["sd"]) else 0.0, sampling_noise_sd(b, c))
+    tolerance = cfg.tolerance_for(key)
+    if d["ci_high"] < 0 and -d["diff"] > tolerance:
+        verdict = "regression"
+    elif d["ci_high"] < 0:
+        verdict = "drop within tolerance"
+    elif d["ci_low"] > 0:
+        verdict = "improved"
+    else:
+        verdict = "no significant change"
+    k_base, k_cand = max(len(v) for v in b.values()), max(len(v) for v in c.values())
+    return Verdict(
+        key=key,
+        n_items=len(common),
+        k_baseline=k_base,
+        k_candidate=k_cand,
+        baseline=100.0 * sum(item_means(b).values()) / len(common),
+        candidate=100.0 * sum(item_means(c).values()) / len(common),
+        diff=d["diff"],
+        ci_low=d["ci_low"],
+        ci_high=d["ci_high"],
+        tolerance=tolerance,
+        detectable=min_detectable_effect(sd, len(common), cfg.level, cfg.power, k=min(k_base, k_cand)),
+        verdict=verdict,
+    )
+
+
+def check_comparable(baseline: Run, candidate: Run) -> list[str]:
+    """The benchmarks both runs have samples for; HarnessError when the runs cannot be compared."""
+    if baseline.mode != candidate.mode:
+        raise HarnessError(f"mode differs: baseline {baseline.path} is {baseline.mode}, candidate {candidate.path} is {candidate.mode}")
+    common = sorted(set(sample_benchmarks(baseline)) & set(sample_benchmarks(candidate)))
+    if not common:
+        raise HarnessError(f"no benchmark has samples in both {baseline.path}/samples and {candidate.path}/samples")
+    for bench in common:
+        vb, vc = baseline.versions.get(bench), candidate.versions.get(bench)
+        for run, v in ((baseline, vb), (candidate, vc)):
+            if v is None:
+                raise HarnessError(f"{run.path / 'run.json'}: 'versions' has no entry for {bench}; cannot tell whether its scores are comparable")
+        if vb != vc:
+            raise HarnessError(f"{bench}: task version {vb} in the baseline but {vc} in the candidate; scores are not comparable")
+    return common
+
+
+def gate(baseline: Run, candidate: Run, cfg: GateConfig) -> tuple[list[Verdict], list[str]]:
+    """The verdicts, and notes on what could not be compared."""
+    verdicts, notes = [], []
+    for bench in check_comparable(baseline, candidate):
+        base, cand = sample_scores(baseline, bench), sample_scores(candidate, bench)
+        for key in sorted(set(base) | set(cand)):
+            if key not in cand or key not in base:
+                notes.append(f"{key}: only in the {'baseline' if key in base else 'candidate'}; not gated")
+                continue
+            verdicts.append(compare(key, base[key], cand[key], cfg))
+    only = sorted(set(sample_benchmarks(baseline)) ^ set(sample_benchmarks(candidate)))
+    notes += [f"{b}: samples in one run only; not gated" for b in only]
+    return verdicts, notes
+
+
+def _pts(x: float) -> str:
+    return "n/a (one item)" if math.isinf(x) else f"{x:.1f}"
+
+
+def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[str], cfg: GateConfig) -> str:
+    failed = [v for v in verdicts if v.regression]
+    head = "FAIL: " + ", ".join(v.key for v in failed) + " regressed" if failed else "PASS: no regression"
+    level = f"{cfg.level:.0%}"
+    lines = [
+        f"## exaone-eval gate: {head}",
+        "",
+        f"- baseline: `{baseline.path}` ({baseline.model}, {baseline.mode})",
+        f"- candidate: `{candidate.path}` ({candidate.model}, {candidate.mode})",
+        f"- regression = the {level} CI of the paired difference lies below 0 AND the drop exceeds the tolerance",
+        "",
+        f"| Benchmark | Items | k (base/cand) | Baseline | Candidate | Δ | {level} CI of Δ | Tolerance | Detectable drop | Verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for v in verdicts:
+        mark = "**regression**" if v.regression else v.verdict
+        lines.append(
+            f"| {v.key} | {v.n_items} | {v.k_baseline}/{v.k_candidate} | {v.baseline:.1f} | {v.candidate:.1f} | {v.diff:+.1f} "
+            f"| [{v.ci_low:+.1f}, {v.ci_high:+.1f}] | {v.tolerance:.1f} | {_pts(v.detectable)} | {mark} |"
+        )
+    blind = [v for v in verdicts if v.detectable > v.tolerance]
+    lines.append("")
+    lines.append(
+        f"Detectable drop: the smallest true drop this item count and k catch with {cfg.power:.0%} probability "
+        f"at the {level} level (docs/gate.md)."
+    )
+    if blind:
+        lines.append(
+            "Blind spots (a drop of the tolerance would likely pass unnoticed; add items or samples): "
+            + ", ".join(f"{v.key} (sees ≥ {_pts(v.detectable)} pts, tolerance {v.tolerance:.1f})" for v in blind)
+        )
+    lines += [f"- note: {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def run_gate(baseline: Path, candidate: Path, config: Path | None, out: Path | None) -> int:
+    """Print and write the Markdown summary; return 0 (pass) or 1 (regression)."""
+    cfg = load_config(config)
+    base_run, cand_run = load_run(Path(baseline)), load_run(Path(candidate))
+    verdicts, notes = gate(base_run, cand_run, cfg)
+    text = summary(base_run, cand_run, verdicts, notes, cfg)
+    print(text)
+    path = Path(out) if out is not None else cand_run.path / "gate.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return 1 if any(v.regression for v in verdicts) else 0
