@@ -122,12 +122,12 @@ def test_an_answer_only_in_the_reasoning_finds_nothing():
     assert (s.extracted, s.value) == (None, 0.0)
 
 
-def test_metrics_give_per_domain_accuracy_and_the_no_answer_count():
+def test_metrics_give_per_domain_accuracy_and_the_no_answer_share():
     phys = bench.to_item(ROW)
     chem = bench.to_item({**ROW, "Record ID": "rec2", "High-level domain": "Chemistry"})
     records = [(phys, bench.score(phys, gen(f"Answer: {phys.reference}"))), (chem, bench.score(chem, gen("?")))]
     m = bench.metrics(records)
-    assert (m["acc/Physics"], m["acc/Chemistry"], m["no_answer_count"]) == (100.0, 0.0, 1.0)
+    assert (m["acc/Physics"], m["acc/Chemistry"], m["no_answer_pct"]) == (100.0, 0.0, 50.0)
 
 
 def test_the_gated_dataset_without_access_says_how_to_get_it(monkeypatch):

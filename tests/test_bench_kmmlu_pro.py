@@ -79,12 +79,12 @@ def test_an_answer_only_in_the_reasoning_finds_nothing():
     assert (s.extracted, s.value) == (None, 0.0)
 
 
-def test_metrics_give_per_exam_accuracy_and_the_no_answer_count():
+def test_metrics_give_per_exam_accuracy_and_the_no_answer_share():
     lawyer = bench.to_item(ROW)
     doctor = bench.to_item({**ROW, "license_name": "의사"})
     records = [(lawyer, bench.score(lawyer, gen("정답: C"))), (doctor, bench.score(doctor, gen("모름")))]
     m = bench.metrics(records)
-    assert (m["acc/변호사"], m["acc/의사"], m["no_answer_count"]) == (100.0, 0.0, 1.0)
+    assert (m["acc/변호사"], m["acc/의사"], m["no_answer_pct"]) == (100.0, 0.0, 50.0)
 
 
 def test_the_spec_is_gated_with_the_full_row_count():

@@ -46,10 +46,10 @@ def test_an_answer_only_in_the_reasoning_finds_nothing():
     assert s.extracted is None
 
 
-def test_metrics_report_the_no_answer_count():
+def test_metrics_report_the_no_answer_share():
     item = bench.to_item(ROW)
     m = bench.metrics([(item, bench.score(item, gen("모르겠다"))), (item, bench.score(item, gen("정답: C")))])
-    assert m == {"no_answer": 50.0, "no_answer_count": 1.0}
+    assert m == {"no_answer_pct": 50.0}
 
 
 def test_the_spec_is_gated_with_the_full_row_count():

@@ -78,13 +78,13 @@ def test_with_the_guess_on_a_missing_answer_gets_a_reproducible_guess_and_stays_
     assert first.value == float(first.detail["random_guess"] == "B")
 
 
-def test_metrics_give_per_category_accuracy_and_the_no_answer_count():
+def test_metrics_give_per_category_accuracy_and_the_no_answer_share():
     law = bench.to_item({**ROW, "question_id": 1, "category": "law"})
     biz = bench.to_item(ROW)
     records = [(law, bench.score(law, gen("The answer is (B)"))), (biz, bench.score(biz, gen("?")))]
     m = bench.metrics(records)
     assert m["acc/law"] == 100.0 and m["acc/business"] == 0.0
-    assert (m["no_answer"], m["no_answer_count"]) == (50.0, 1.0)
+    assert m["no_answer_pct"] == 50.0
 
 
 def test_the_shared_excerpt_rows_become_items_whose_right_answers_score_one(shared_data):

@@ -85,4 +85,4 @@ def test_metrics_report_accuracy_on_the_error_free_rows_beside_the_headline():
     records = [(ok, bench.score(ok, gen("The answer is (B)."))), (flagged, bench.score(flagged, gen("no idea")))]
     m = bench.metrics(records)
     assert m["acc_ok_only"] == 100.0 and m["acc/abstract_algebra"] == 50.0
-    assert m["no_answer_count"] == 1.0
+    assert m["no_answer_pct"] == 50.0

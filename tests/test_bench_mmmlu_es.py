@@ -64,12 +64,12 @@ def test_an_answer_only_in_the_reasoning_finds_nothing():
     assert (s.extracted, s.value) == (None, 0.0)
 
 
-def test_metrics_give_per_subject_accuracy_and_the_no_answer_count():
+def test_metrics_give_per_subject_accuracy_and_the_no_answer_share():
     algebra = bench.to_item(ROW)
     law = bench.to_item({**ROW, "Unnamed: 0": 7, "Subject": "professional_law"})
     records = [(algebra, bench.score(algebra, gen("Respuesta: B"))), (law, bench.score(law, gen("?")))]
     m = bench.metrics(records)
-    assert (m["acc/abstract_algebra"], m["acc/professional_law"], m["no_answer_count"]) == (100.0, 0.0, 1.0)
+    assert (m["acc/abstract_algebra"], m["acc/professional_law"], m["no_answer_pct"]) == (100.0, 0.0, 50.0)
 
 
 def test_the_spec_reads_the_es_la_config_with_its_row_number_column():

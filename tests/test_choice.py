@@ -149,7 +149,7 @@ def test_content_id_depends_on_content_only():
 def test_no_answer_metrics_count_missing_extractions():
     item = Item(id="1", messages=(), reference="A")
     records = [(item, Score(0.0, None)), (item, Score(1.0, "A")), (item, Score(0.0, "C")), (item, Score(0.0, None))]
-    assert no_answer_metrics(records) == {"no_answer": 50.0, "no_answer_count": 2.0}
+    assert no_answer_metrics(records) == {"no_answer_pct": 50.0}
 
 
 def test_accuracy_by_groups_samples_by_a_meta_field():

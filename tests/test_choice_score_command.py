@@ -73,7 +73,7 @@ def test_score_reproduces_the_verdicts_of_hand_written_responses(tmp_path, name)
     assert [by_id[i]["score"] for i in ids] == [1.0, 0.0, 0.0]
     assert by_id[ids[2]]["extracted"] is None and by_id[ids[1]]["extracted"] is not None
     assert scores["n_items"] == 3 and abs(scores["score"] - 100 / 3) < 1e-9
-    assert scores["metrics"]["no_answer_count"] == 1.0
+    assert scores["no_answer"] == 1 and abs(scores["metrics"]["no_answer_pct"] - 100 / 3) < 1e-9
 
 
 def test_score_uses_each_gpqa_samples_own_option_order(tmp_path):

@@ -50,7 +50,8 @@ def _view(item_id: str, question: str, options: list[str], sample: int, domain: 
 
 def to_item(row: dict) -> Item:
     """The item as sample 0 sees it; `sample_view` gives the other samples their own order."""
-    options = [row[k].strip() for k in ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")]
+    columns = ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+    options = [row[k].strip() for k in columns]
     return _view(str(row["Record ID"]), row["Question"].strip(), options, 0, row["High-level domain"])
 
 
@@ -65,5 +66,5 @@ def score(item: Item, gen: Generation) -> Score:
 
 
 def metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
-    """Accuracy per domain (Physics, Chemistry, Biology) and the no-answer count."""
+    """Accuracy per domain (Physics, Chemistry, Biology) and the share of responses with no answer."""
     return {**accuracy_by(records, "domain", "acc"), **no_answer_metrics(records)}

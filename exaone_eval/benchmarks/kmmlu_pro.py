@@ -64,5 +64,5 @@ def score(item: Item, gen: Generation) -> Score:
 
 
 def metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
-    """Accuracy per licensure exam and the no-answer count."""
+    """Accuracy per licensure exam and the share of responses with no answer."""
     return {**accuracy_by(records, "group", "acc"), **no_answer_metrics(records)}

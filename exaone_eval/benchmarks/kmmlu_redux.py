@@ -31,5 +31,5 @@ def score(item: Item, gen: Generation) -> Score:
 
 
 def metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
-    """The no-answer count."""
+    """The share of responses with no answer (the runner reports their count)."""
     return no_answer_metrics(records)

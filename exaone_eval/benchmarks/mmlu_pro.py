@@ -12,7 +12,8 @@ Scoring: the official extraction (`scoring.choice.extract_mmlu_pro`): "answer is
 "Answer: X", then the last standalone letter A-J, after removing `**` (kept as it is, quirks
 included: the pronoun in "I am not sure" is read as option I). The official scripts
 replace a missing answer by a random guess; here that is `GUESS_WHEN_NO_ANSWER` (off by default,
-seeded per item when on) and the number of responses without an answer is always reported.
+seeded per item when on), and the number of responses without an answer is always reported
+(`no_answer` in scores.json, `no_answer_pct` among the metrics).
 """
 
 from __future__ import annotations
@@ -65,5 +66,5 @@ def score(item: Item, gen: Generation) -> Score:
 
 
 def metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
-    """Accuracy per category (the paper's table) and the no-answer count."""
+    """Accuracy per category (the paper's table) and the share of responses with no answer."""
     return {**accuracy_by(records, "category", "acc"), **no_answer_metrics(records)}

@@ -71,7 +71,7 @@ def score(item: Item, gen: Generation) -> Score:
 
 
 def metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
-    """Accuracy on the rows Redux marks error-free, per-subject accuracy, and the no-answer count."""
+    """Accuracy on the rows Redux marks error-free, per-subject accuracy, and the share of responses with no answer."""
     clean = [s.value for item, s in records if item.meta["error_type"] in CLEAN_ERROR_TYPES]
     out = {"acc_ok_only": 100.0 * sum(clean) / len(clean) if clean else float("nan")}
     return {**out, **accuracy_by(records, "subject", "acc"), **no_answer_metrics(records)}

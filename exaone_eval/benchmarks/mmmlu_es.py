@@ -46,5 +46,5 @@ def score(item: Item, gen: Generation) -> Score:
 
 
 def metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
-    """Accuracy per subject and the no-answer count."""
+    """Accuracy per subject and the share of responses with no answer."""
     return {**accuracy_by(records, "subject", "acc"), **no_answer_metrics(records)}

@@ -140,9 +140,10 @@ def content_id(*parts: object) -> str:
 
 
 def no_answer_metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
-    """How many responses had no extractable answer: percent of samples and count."""
+    """The percent of responses with no extractable answer (the runner reports their count as
+    `no_answer` beside every benchmark's score)."""
     missing = sum(1 for _, s in records if s.extracted is None)
-    return {"no_answer": 100.0 * missing / len(records) if records else float("nan"), "no_answer_count": float(missing)}
+    return {"no_answer_pct": 100.0 * missing / len(records) if records else float("nan")}
 
 
 def accuracy_by(records: list[tuple[Item, Score]], meta_key: str, prefix: str) -> dict[str, float]:
