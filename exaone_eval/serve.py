@@ -416,6 +416,10 @@ def load_backend(model: str) -> _Loaded:
         from exaone_eval.backends.bundled import BundledBackend
     except ImportError as e:
         raise HarnessError(f"serve needs the bundled backend (torch, transformers): pip install 'exaone-eval[bundled]' ({e})") from None
+    if preset.hf_id == "demo":
+        from exaone_eval.model.gguf import demo_model_dir
+
+        return _Loaded(BundledBackend(demo_model_dir()), model)
     return _Loaded(BundledBackend(preset.hf_id), model)
 
 
