@@ -39,9 +39,10 @@ class RMSNorm(nn.Module):
 def rope_inv_freq(head_dim: int, theta: float, scaling: RopeScaling | None) -> torch.Tensor:
     """The D/2 rotation frequencies; with Llama 3.1 scaling, long wavelengths are divided by
     `factor`, short ones kept, and the band between blended smoothly."""
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    # fp32 throughout, as the checkpoints were trained and as transformers computes it.
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
     if scaling is None:
-        return inv_freq.float()
+        return inv_freq
     old_context = scaling.original_max_position_embeddings
     low_freq_wavelen = old_context / scaling.low_freq_factor
     high_freq_wavelen = old_context / scaling.high_freq_factor
@@ -50,7 +51,7 @@ def rope_inv_freq(head_dim: int, theta: float, scaling: RopeScaling | None) -> t
     smooth = (old_context / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
     blended = (1 - smooth) * scaled / scaling.factor + smooth * scaled
     in_band = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
-    return torch.where(in_band, blended, scaled).float()
+    return torch.where(in_band, blended, scaled)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -92,9 +93,13 @@ class KVCache:
 
     def ensure(self, needed: int) -> None:
         """Make room for `needed` positions per row (amortised: capacity at least doubles)."""
-        if needed <= self.capacity:
+        if needed > self.capacity:
+            self.resize(max(needed, 2 * self.capacity))
+
+    def resize(self, new_capacity: int) -> None:
+        """Grow to exactly `new_capacity` positions per row (never shrinks)."""
+        if new_capacity <= self.capacity:
             return
-        new_capacity = max(needed, 2 * self.capacity)
         ring_slots = min(new_capacity, self.ring) if self.ring else 0
         for i, window in enumerate(self.windows):
             slots = new_capacity if window is None else ring_slots
@@ -117,8 +122,8 @@ class KVCache:
 
     def extend(self, other: "KVCache") -> None:
         """Append the rows of another cache (continuous batching admits new sequences)."""
-        self.ensure(other.capacity)
-        other.ensure(self.capacity)
+        self.resize(other.capacity)
+        other.resize(self.capacity)
         self.lengths = torch.cat([self.lengths, other.lengths])
         self.keys = [torch.cat(pair) for pair in zip(self.keys, other.keys)]
         self.values = [torch.cat(pair) for pair in zip(self.values, other.values)]

@@ -1,0 +1,190 @@
+"""`--backend bundled`: the bundled PyTorch model and engine, in this process, no server.
+
+Prompts go through the checkpoint's own chat template (transformers, local files only) with
+`enable_thinking` (reasoning mode) and `tools`. Requests with the same messages, tools, mode
+and prefix share one prefill, forked into one cache row per sample. One worker thread drives
+the engine, so the event loop stays free and concurrent `generate` calls share one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import AsyncIterator, Sequence
+
+from exaone_eval.reasoning import BUDGET_FORCING_TEXT, split_reasoning
+from exaone_eval.types import Generation, HarnessError, Request
+
+
+def resolve_checkpoint(model_path: str | Path) -> Path:
+    """A local checkpoint directory, or an HF id already in the local Hugging Face cache."""
+    path = Path(model_path).expanduser()
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(model_path), local_files_only=True))
+    except Exception:
+        raise HarnessError(f"bundled backend: {model_path} is neither a local checkpoint directory "
+                           "nor a model in the local Hugging Face cache") from None
+
+
+def load_tokenizer(path: Path):
+    """The checkpoint's tokenizer (with its chat template), from local files only."""
+    from transformers import AutoTokenizer, PretrainedConfig
+
+    kwargs = {}
+    raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    if isinstance(raw.get("sliding_window_pattern"), str) and raw.get("layer_types") is None:
+        # transformers' Exaone4Config crashes on the string form ("LLLG") when it has to expand it
+        # itself, and AutoTokenizer parses config.json; tokenizer_config.json names the class anyway.
+        kwargs["config"] = PretrainedConfig()
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True, **kwargs)
+    except Exception as e:
+        raise HarnessError(f"{path}: cannot load the tokenizer ({type(e).__name__}: {e})") from None
+
+
+class BundledBackend:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        dtype: str = "float32",
+        device: str = "cpu",
+        max_batch: int = 16,
+        prefill_chunk: int = 512,
+        threads: int | None = None,
+    ):
+        import torch
+
+        from exaone_eval.model import load_model
+        from exaone_eval.model.engine import Engine
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.path = resolve_checkpoint(model_path)
+        self.model = load_model(self.path, dtype=dtype, device=device)
+        self.tokenizer = load_tokenizer(self.path)
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise HarnessError(f"{self.path}: the tokenizer has no chat template")
+        self.engine = Engine(self.model, self.tokenizer, max_batch=max_batch, prefill_chunk=prefill_chunk)
+        self._wake = threading.Condition()
+        self._closed = False
+        self._worker: threading.Thread | None = None
+
+    def render(self, request: Request) -> str:
+        """The prompt text: the chat template with the generation prompt, thinking per mode."""
+        return self.tokenizer.apply_chat_template(
+            [dict(m) for m in request.messages],
+            tools=list(request.tools) if request.tools else None,
+            add_generation_prompt=True,
+            tokenize=False,
+            enable_thinking=request.mode == "reasoning",
+        )
+
+    async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:
+        from exaone_eval.model.engine import Continuation, PromptGroup
+
+        loop = asyncio.get_running_loop()
+        results: asyncio.Queue = asyncio.Queue()
+        cancel = threading.Event()
+        groups: dict[tuple, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(_group_key(request), []).append(index)
+
+        waiting = 0
+        for indices in groups.values():
+            first = requests[indices[0]]
+            try:
+                prompt = self.render(first)
+            except Exception as e:
+                for i in indices:
+                    yield i, _failed(f"chat template failed: {type(e).__name__}: {e}")
+                continue
+            samples = tuple(
+                Continuation(
+                    sampling=requests[i].sampling,
+                    # The budget caps reasoning, which only reasoning mode has.
+                    reasoning_budget=requests[i].reasoning_budget if requests[i].mode == "reasoning" else None,
+                    answer_max_tokens=requests[i].answer_max_tokens,
+                    forcing_text=BUDGET_FORCING_TEXT,
+                )
+                for i in indices
+            )
+
+            def on_done(sample: int, completion, indices=indices) -> None:
+                loop.call_soon_threadsafe(results.put_nowait, (indices[sample], completion))
+
+            with self._wake:
+                self.engine.submit(PromptGroup(prompt, samples, prefix=first.prefix or "", cancel=cancel), on_done)
+                self._wake.notify()
+            waiting += len(indices)
+        if waiting:
+            self._ensure_worker()
+        try:
+            for _ in range(waiting):
+                index, completion = await results.get()
+                yield index, _generation(requests[index], completion)
+        finally:
+            cancel.set()  # a consumer that stops early frees the engine of its remaining samples
+
+    def _ensure_worker(self) -> None:
+        with self._wake:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._loop, name="bundled-engine", daemon=True)
+                self._worker.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and not self.engine.has_work():
+                    self._wake.wait()
+                if self._closed:
+                    return
+            self.engine.step()
+
+    async def aclose(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        if self._worker is not None:
+            await asyncio.to_thread(self._worker.join)
+
+
+def _group_key(request: Request) -> tuple:
+    """Requests that render to the same prompt share one prefill."""
+    return (
+        json.dumps(request.messages, sort_keys=True, ensure_ascii=False, default=str),
+        json.dumps(request.tools, sort_keys=True, ensure_ascii=False, default=str),
+        request.mode,
+        request.prefix or "",
+    )
+
+
+def _failed(message: str) -> Generation:
+    return Generation(text="", reasoning=None, answer="", error=message, meta={"backend": "bundled"})
+
+
+def _generation(request: Request, completion) -> Generation:
+    if completion.error is not None:
+        return _failed(completion.error)
+    # Only a reasoning-mode text cut at its token cap is an unfinished reasoning.
+    unfinished = request.mode == "reasoning" and completion.finish_reason == "length"
+    split = split_reasoning(completion.text, expect_reasoning=unfinished)
+    meta = {"backend": "bundled"}
+    if completion.forced_at is not None:
+        meta["forced_at"] = completion.forced_at
+    return Generation(
+        text=completion.text,
+        reasoning=split.reasoning,
+        answer=split.answer,
+        finish_reason=completion.finish_reason,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        reasoning_closed=split.closed,
+        meta=meta,
+    )
