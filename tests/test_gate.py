@@ -216,3 +216,47 @@ def test_the_shipped_config_has_a_tolerance_for_every_benchmark():
     cfg = load_config(None)
     assert set(cfg.tolerance) == set(REGISTRY)
     assert cfg.level == 0.95 and all(0 < t <= 5 for t in cfg.tolerance.values())
+
+
+def test_the_cli_gates_two_runs_the_runner_wrote_with_exit_codes_0_1_2(tmp_path, capsys):
+    """End to end: `exaone-eval run` against a scripted server twice, then `exaone-eval gate`."""
+    from exaone_eval.cli import main
+    from exaone_eval.fake_server import FakeOpenAIServer
+
+    rows = [{"problem_idx": i, "problem": f"Problem {i}: what is {i} squared?", "answer": i * i, "problem_type": None} for i in range(1, 41)]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "aime_2025.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    def solver(wrong_below: int):
+        def respond(body: dict) -> dict:
+            i = int(body["messages"][-1]["content"].split("Problem ")[1].split(":")[0])
+            answer = -1 if i <= wrong_below else i * i  # the candidate forgets the first problems
+            return {"content": f"<think>...</think>\\boxed{{{answer}}}", "completion_tokens": 5}
+        return respond
+
+    for name, wrong in (("base", 0), ("cand", 30)):
+        with FakeOpenAIServer(solver(wrong)) as server:
+            code = main(["run", "--suite", "reasoning", "--model", "32b", "--backend", "openai", "--base-url", server.url,
+                         "--benchmarks", "aime_2025", "--data-dir", str(tmp_path / "data"), "--k", "2",
+                         "--out", str(tmp_path / name), "--no-progress"])
+            assert code == 0
+    assert main(["gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "base"), "--out", str(tmp_path / "self.md")]) == 0
+    assert main(["gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "cand")]) == 1
+    assert "| aime_2025 | 40 | 2/2 | 100.0 | 25.0 | -75.0 |" in (tmp_path / "cand" / "gate.md").read_text(encoding="utf-8")
+    assert main(["gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "nowhere")]) == 2
+
+
+@pytest.mark.parametrize("path", ["configs/github-actions-gate.yml", "docs/gate.md"])
+def test_the_example_workflow_commands_parse_with_the_cli(path):
+    """Every `exaone-eval ...` line of the example workflow (and its copy in the docs) is a valid command."""
+    import shlex
+
+    from exaone_eval.cli import build_parser
+
+    text = (Path(__file__).resolve().parents[1] / path).read_text(encoding="utf-8").replace("\\\n", " ")
+    commands = [line.strip() for line in text.splitlines()
+                if line.strip().startswith("exaone-eval ") and "[--" not in line]  # not the usage synopsis
+    assert {c.split()[1] for c in commands} >= {"run", "gate"}
+    for command in commands:
+        argv = shlex.split(command.split("||")[0].replace("$", "X"))[1:]
+        build_parser().parse_args(argv)  # SystemExit (a failed test) on an unknown flag

@@ -244,3 +244,12 @@ def test_a_malformed_scores_entry_names_the_file_and_key(tmp_path):
     run = make_run(tmp_path, "r", "32b", "reasoning", {"aime_2025": {"n_items": 3}})
     with pytest.raises(HarnessError, match=r"scores.json: 'aime_2025' has no numeric 'score'"):
         render([run], ["md"], tmp_path / "out")
+
+
+def test_the_cli_prints_the_tables_and_writes_them(tmp_path, capsys):
+    from exaone_eval.cli import main
+
+    run = make_run(tmp_path, "r", "32b", "reasoning", {"aime_2025": score(80.0, 70.0, 88.5)})
+    assert main(["tables", str(run), "--format", "md", "--out", str(tmp_path / "t")]) == 0
+    assert "| AIME 2025 | 85.3 |" in capsys.readouterr().out
+    assert (tmp_path / "t" / "table3.md").exists()
