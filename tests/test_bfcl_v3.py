@@ -188,6 +188,13 @@ def test_load_rows_reads_the_packaged_categories_with_their_ground_truth():
     json.dumps(rows)  # the data layer fingerprints rows as JSON
 
 
+def test_repeated_package_ids_get_a_numbered_suffix():
+    ids = [r["id"] for r in bfcl_v3.load_rows(get_spec("bfcl_v3"))]
+    assert len(ids) == len(set(ids))
+    assert "live_relevance_3-3-0" in ids and "live_relevance_3-3-0#2" in ids
+    assert bfcl_v3.category_of("live_relevance_3-3-0#2") == "live_relevance"
+
+
 def test_questions_and_answers_pair_by_bfcl_index():
     assert bfcl_v3.universal_index("live_multiple_1052-79-0") == bfcl_v3.universal_index("live_multiple_1052-279-0") == 1052
     assert bfcl_v3.universal_index("simple_12") == 12

@@ -83,6 +83,17 @@ def _read_entries(path: Path) -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def _unique_ids(entries: list[dict]) -> list[dict]:
+    """The package repeats an id (live_relevance_3-3-0 names two different questions); the n-th
+    repeat becomes `<id>#n`, so every item keeps a stable id of its own."""
+    seen: dict[str, int] = {}
+    out = []
+    for entry in entries:
+        n = seen[entry["id"]] = seen.get(entry["id"], 0) + 1
+        out.append(entry if n == 1 else {**entry, "id": f"{entry['id']}#{n}"})
+    return out
+
+
 def load_rows(spec, data_dir: Path | None = None) -> list[dict]:
     """The rows of the spec's categories from nvidia-bfcl's data files (data_dir is not used:
     the data layer reads `DIR/bfcl_v3.jsonl` itself before asking this hook)."""
@@ -95,7 +106,7 @@ def load_rows(spec, data_dir: Path | None = None) -> list[dict]:
             raise HarnessError(
                 f"tasks/{spec.name}.toml: category {category!r} is not supported; expected some of {list(SUPPORTED)}"
             )
-        entries = _read_entries(folder / f"BFCL_v3_{category}.json")
+        entries = _unique_ids(_read_entries(folder / f"BFCL_v3_{category}.json"))
         if category in RELEVANCE:
             rows.extend(entries)
             continue
