@@ -39,32 +39,35 @@ def cmd_list(args) -> int:
 
     if args.suite:
         suite = get_suite(args.suite)
-        names, mode = set(suite.benchmarks), suite.mode
+        names = set(suite.benchmarks)
         print(f"suite {suite.name} ({suite.mode}): {suite.description}")
     else:
-        names, mode = None, None
-    header = f"{'benchmark':<18} {'status':<13} {'report row':<20} {'hub dataset':<36} {'rows':>6}  {'reasoning k/max':>16}  {'non-reasoning k/max':>19}"
+        names = None
+    header = f"{'benchmark':<18} {'status':<13} {'report row':<20} {'hub dataset':<38} {'rows':>6}  {'reasoning k/max':>16}  {'non-reasoning k/max':>19}"
     print(header)
     for spec in all_specs():
         if names is not None and spec.name not in names:
             continue
-        hub = (spec.hub_id or "(packaged data)") + (f" [{','.join(spec.configs)}]" if 0 < len(spec.configs) <= 2 else "")
-        hub += " (gated)" if spec.gated else ""
+        if spec.status == "in-house":
+            hub = "(unpublished)"
+        else:
+            hub = (spec.hub_id or "(package data)") + (f" [{','.join(spec.configs)}]" if 0 < len(spec.configs) <= 2 else "")
+        hub = ("*" if spec.gated else "") + hub
         rows = "" if spec.rows is None else str(spec.rows)
         cols = []
         for m in ("reasoning", "non-reasoning"):
             s = spec.modes.get(m)
             cols.append(f"{s.k}/{s.max_tokens // 1024}K" if s else "-")
         status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
-        line = f"{spec.name:<18} {status:<13} {spec.title:<20} {hub[:36]:<36} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
+        line = f"{spec.name:<18} {status:<13} {spec.title:<20} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
         if spec.status == "in-house" and spec.note:
             line += f"  ({spec.note})"
         print(line)
+    print("(* gated on the Hub: accept its terms there and set HF_TOKEN, or use --data-dir)")
     if not args.suite:
         print("\nsuites:")
         for s in suites().values():
             print(f"  {s.name:<14} {s.mode:<14} {len(s.benchmarks):>2} benchmarks  {s.description}")
-    del mode
     return 0
 
 
@@ -243,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as e:
         print(f"exaone-eval: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `exaone-eval list | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

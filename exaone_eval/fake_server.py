@@ -9,6 +9,7 @@ The standard library's threading HTTP server is enough here and keeps tests depe
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -118,7 +119,7 @@ class FakeOpenAIServer:
                 status, headers, payload = server._decide(body)
                 if status == -1:  # dead: drop the connection without an answer
                     self.close_connection = True
-                    self.connection.close()
+                    self.connection.shutdown(socket.SHUT_RDWR)  # close() alone leaves the fd open under rfile/wfile
                     return
                 self._send(status, payload, headers)
 

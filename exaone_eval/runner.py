@@ -81,6 +81,9 @@ def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
     spec = benchmarks.get_spec(name)
     module = benchmarks.get_module(name)
     rows, fingerprint = load_rows(spec, cfg.data_dir)
+    keep = getattr(module, "keep_row", None)
+    if keep is not None:  # rows the benchmark's own protocol excludes (e.g. WMT24++ bad sources)
+        rows = [row for row in rows if keep(row)]
     items, seen = [], set()
     for i, row in enumerate(rows, 1):
         try:

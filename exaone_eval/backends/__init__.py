@@ -50,4 +50,5 @@ def make_judge_backend(cfg: RunConfig):
         concurrency=cfg.concurrency,
         request_timeout=cfg.request_timeout,
         max_retries=cfg.max_retries,
+        vllm_extras=False,
     )

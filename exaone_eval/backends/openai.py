@@ -35,6 +35,7 @@ class OpenAIBackend:
         max_retries: int = 6,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        vllm_extras: bool = True,
     ):
         if not base_urls:
             raise HarnessError("the openai backend needs --base-url URL (e.g. http://127.0.0.1:8000/v1)")
@@ -55,6 +56,9 @@ class OpenAIBackend:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._next = 0
+        # chat_template_kwargs and top_k are vLLM/SGLang extensions; a hosted API (the judge's
+        # gpt-4.1) rejects unknown fields, so a judge backend leaves them out.
+        self.vllm_extras = vllm_extras
         self._sem: asyncio.Semaphore | None = None  # made in the running loop; bounds all calls together
 
     async def check(self) -> None:
@@ -88,9 +92,11 @@ class OpenAIBackend:
                 "use `exaone-eval sweep` (which renders prompts with the tokenizer) or the bundled/vllm backend"
             )
         s = req.sampling
-        extra: dict = {"chat_template_kwargs": {"enable_thinking": req.mode == "reasoning"}}
-        if s.top_k > 0:
-            extra["top_k"] = s.top_k
+        extra: dict = {}
+        if self.vllm_extras:
+            extra["chat_template_kwargs"] = {"enable_thinking": req.mode == "reasoning"}
+            if s.top_k > 0:
+                extra["top_k"] = s.top_k
         params = dict(
             model=self.model,
             messages=list(req.messages),
