@@ -77,6 +77,9 @@ def load_run(path: Path) -> Run:
     versions = config.get("versions") or {}
     if not isinstance(versions, dict):
         raise HarnessError(f"{path / 'run.json'}: field 'versions' must map benchmark -> int")
+    budgets = config.get("budgets") or []
+    if not isinstance(budgets, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in budgets):
+        raise HarnessError(f"{path / 'run.json'}: field 'budgets' is {budgets!r}; expected a list of token counts")
     scores_path = path / "scores.json"
     scores = _read_json(scores_path) if scores_path.exists() else {}
     _check_scores(scores_path, scores)
@@ -86,7 +89,7 @@ def load_run(path: Path) -> Run:
         mode=mode,
         suite=config.get("suite"),
         benchmarks=tuple(config.get("benchmarks") or ()),
-        budgets=tuple(int(b) for b in config.get("budgets") or ()),
+        budgets=tuple(budgets),
         versions={str(k): v for k, v in versions.items()},
         scores=scores,
         has_scores=scores_path.exists(),
