@@ -86,6 +86,15 @@ class BundledBackend:
             enable_thinking=request.mode == "reasoning",
         )
 
+    def _prompt(self, request: Request) -> tuple[str, str]:
+        """(prompt, prefix) for the engine. Without messages the prefix is a raw prompt (the
+        completions endpoint): continued as it is, no chat template, and not penalised as output."""
+        if not request.messages:
+            if not request.prefix:
+                raise ValueError("a request needs messages or a prefix")
+            return request.prefix, ""
+        return self.render(request), request.prefix or ""
+
     async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:
         from exaone_eval.model.engine import Continuation, PromptGroup
 
@@ -100,7 +109,7 @@ class BundledBackend:
         for indices in groups.values():
             first = requests[indices[0]]
             try:
-                prompt = self.render(first)
+                prompt, prefix = self._prompt(first)
             except Exception as e:
                 for i in indices:
                     yield i, _failed(f"chat template failed: {type(e).__name__}: {e}")
@@ -120,7 +129,7 @@ class BundledBackend:
                 loop.call_soon_threadsafe(results.put_nowait, (indices[sample], completion))
 
             with self._wake:
-                self.engine.submit(PromptGroup(prompt, samples, prefix=first.prefix or "", cancel=cancel), on_done)
+                self.engine.submit(PromptGroup(prompt, samples, prefix=prefix, cancel=cancel), on_done)
                 self._wake.notify()
             waiting += len(indices)
         if waiting:
@@ -172,14 +181,15 @@ def _failed(message: str) -> Generation:
 def _generation(request: Request, completion) -> Generation:
     if completion.error is not None:
         return _failed(completion.error)
+    text = completion.text if request.messages else (request.prefix or "") + completion.text
     # Only a reasoning-mode text cut at its token cap is an unfinished reasoning.
     unfinished = request.mode == "reasoning" and completion.finish_reason == "length"
-    split = split_reasoning(completion.text, expect_reasoning=unfinished)
+    split = split_reasoning(text, expect_reasoning=unfinished)
     meta = {"backend": "bundled"}
     if completion.forced_at is not None:
         meta["forced_at"] = completion.forced_at
     return Generation(
-        text=completion.text,
+        text=text,
         reasoning=split.reasoning,
         answer=split.answer,
         finish_reason=completion.finish_reason,

@@ -1,0 +1,117 @@
+"""`--backend bundled`: chat template, shared prefills, reasoning split, failures kept per request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from exaone_eval.model.tiny import write_tiny_checkpoint  # noqa: E402
+from exaone_eval.reasoning import BUDGET_FORCING_TEXT  # noqa: E402
+from exaone_eval.types import Request, Sampling  # noqa: E402
+
+USER = ({"role": "user", "content": "w12 w13 w14"},)
+TOOLS = ({"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}},)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    from exaone_eval.backends.bundled import BundledBackend
+
+    folder = write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "hybrid", seed=0)
+    b = BundledBackend(str(folder), max_batch=4)
+    yield b
+    asyncio.run(b.aclose())
+
+
+def collect(backend, requests):
+    async def go():
+        return {i: g async for i, g in backend.generate(requests)}
+
+    return asyncio.run(go())
+
+
+def greedy(max_tokens=8, **kw):
+    return Sampling(temperature=0.0, max_tokens=max_tokens, **kw)
+
+
+def test_the_chat_template_gets_enable_thinking_from_the_mode_and_the_tools(backend):
+    reasoning = backend.render(Request(USER, greedy(), "reasoning", tools=TOOLS))
+    plain = backend.render(Request(USER, greedy(), "non-reasoning"))
+    assert reasoning == "<bos> user w12 w13 w14 tool assistant <think> "
+    assert plain == "<bos> user w12 w13 w14 assistant "
+
+
+def test_requests_for_the_same_prompt_share_one_prefill(backend):
+    before = backend.engine.stats["prefill_tokens"]
+    same = [Request(USER, Sampling(1.0, max_tokens=4, seed=s), "non-reasoning") for s in range(3)]
+    other = Request(({"role": "user", "content": "w20"},), greedy(4), "non-reasoning")
+    out = collect(backend, same + [other])
+    assert sorted(out) == [0, 1, 2, 3]
+    assert backend.engine.stats["prefill_tokens"] - before == out[0].prompt_tokens + out[3].prompt_tokens
+
+
+def test_a_generation_reports_tokens_and_finish_reason(backend):
+    (gen,) = collect(backend, [Request(USER, greedy(3, stop=("zzz",)), "non-reasoning")]).values()
+    assert gen.error is None and gen.prompt_tokens == 6
+    assert gen.finish_reason in ("stop", "length") and 1 <= gen.completion_tokens <= 3
+    assert gen.reasoning is None and gen.answer == gen.text.strip()
+
+
+def test_a_reasoning_cut_at_max_tokens_is_unfinished(backend):
+    gen = collect(backend, [Request(USER, Sampling(1.0, max_tokens=3, seed=5), "reasoning")])[0]
+    assert gen.finish_reason == "length" and "</think>" not in gen.text  # this seed reasons past 3 tokens
+    assert gen.reasoning_closed is False and gen.answer == "" and gen.reasoning == gen.text.strip()
+
+
+def test_the_budget_forces_the_answer_with_the_report_text(backend):
+    request = Request(USER, greedy(50), "reasoning", reasoning_budget=3, answer_max_tokens=4)
+    gen = collect(backend, [request])[0]
+    assert gen.meta["forced_at"] == 3 and BUDGET_FORCING_TEXT in gen.text
+    assert gen.reasoning_closed and gen.reasoning.endswith("directly now.")
+    assert gen.completion_tokens <= 3 + 4
+
+
+def test_a_raw_prompt_without_messages_is_continued_without_the_chat_template(backend):
+    gen = collect(backend, [Request((), greedy(4), "non-reasoning", prefix="w20 w21 w22")])[0]
+    assert gen.error is None and gen.prompt_tokens == 3
+    assert gen.text.startswith("w20 w21 w22")
+
+
+def test_one_failing_request_does_not_fail_the_others(backend):
+    too_long = Request(({"role": "user", "content": " ".join(["w20"] * 600)},), greedy(), "non-reasoning")
+    bad = Request(USER, Sampling(temperature=-1.0), "non-reasoning")
+    good = Request(USER, greedy(4), "non-reasoning")
+    out = collect(backend, [too_long, bad, good])
+    assert "context" in out[0].error and "temperature" in out[1].error
+    assert out[2].error is None and out[2].completion_tokens >= 1
+
+
+def test_concurrent_generate_calls_share_the_engine(backend):
+    async def go():
+        async def one(seed):
+            return [g async for _, g in backend.generate([Request(USER, Sampling(1.0, max_tokens=5, seed=seed), "non-reasoning")])]
+
+        return await asyncio.gather(one(1), one(2), one(1))
+
+    a, b, c = asyncio.run(go())
+    assert a[0].text == c[0].text and a[0].error is None and b[0].error is None
+
+
+def test_a_missing_checkpoint_is_a_harness_error(tmp_path):
+    from exaone_eval.backends.bundled import BundledBackend
+    from exaone_eval.types import HarnessError
+
+    with pytest.raises(HarnessError, match="neither a local checkpoint"):
+        BundledBackend(str(tmp_path / "nothing-here"))
