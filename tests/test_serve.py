@@ -253,8 +253,6 @@ def test_the_demo_model_answers_a_chat_greedily_and_reproducibly(demo_server):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="BundledBackend.render applies the chat template to empty messages; "
-                   "a raw prompt (messages=(), prefix=prompt) must be continued as it is")
 def test_the_demo_model_continues_a_raw_prompt(demo_server):
     with openai.OpenAI(base_url=demo_server.url, api_key="none", max_retries=0) as c:
         resp = c.completions.create(model="demo", prompt="The capital of France is", temperature=0, max_tokens=6)
