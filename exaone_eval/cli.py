@@ -1,4 +1,4 @@
-"""`exaone-eval list | run | score | tables | gate`: a thin layer over the library.
+"""`exaone-eval list | run | score | tables | gate | serve`: a thin layer over the library.
 
 Every user-facing problem is a HarnessError: one line on stderr, exit code 2, no traceback.
 Heavy modules are imported inside the command that needs them, so `list` starts instantly.
@@ -84,8 +84,6 @@ def build_run_config(args):
     model = resolve_model(args.model)
     benchmarks = [check_name(b) for b in _csv(args.benchmarks)] if args.benchmarks else list(suite.benchmarks)
     backend = args.backend or model.backend or "openai"
-    if model.backend and args.backend and args.backend != model.backend:
-        raise HarnessError(f"model {model.name!r} runs on the {model.backend} backend, not {args.backend}")
     data_dir = Path(args.data_dir) if args.data_dir else None
     if data_dir is not None and not data_dir.is_dir():
         raise HarnessError(f"--data-dir {data_dir}: no such directory")
@@ -238,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML of per-benchmark tolerances (default configs/gate.toml)")
     p.add_argument("--out", help="file for the Markdown summary (default <candidate>/gate.md)")
     p.set_defaults(func=cmd_gate)
+
+    from exaone_eval import serve  # standard library only: start-up stays fast
+
+    serve.add_parser(sub)
     return parser
 
 

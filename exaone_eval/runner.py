@@ -129,8 +129,16 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
             records.append((p.item, scores[p.key]))
     entry = stats.summarize(per_item)
     entry["k"] = k
-    extra = getattr(benchmarks.get_module(name), "metrics", None)
+    module = benchmarks.get_module(name)
+    extra = getattr(module, "metrics", None)
     entry["metrics"] = extra(records) if extra else {}
+    headline = getattr(module, "HEADLINE_METRIC", None)
+    if headline is not None and headline in entry["metrics"]:
+        # The report's figure is not a plain mean over items (BFCL's overall averages category
+        # groups): the CI comes from resampling items and recomputing that figure.
+        entry["score"] = entry["metrics"][headline]
+        entry["ci_low"], entry["ci_high"] = stats.bootstrap_statistic(records, lambda rs: extra(rs)[headline], key=lambda r: r[0].id)
+        entry["score_basis"] = f"metrics[{headline!r}]"
     done = [p for p in planned if p.key in gens]
     entry["n_samples"] = len(done)
     entry["truncated"] = sum(not gens[p.key].reasoning_closed for p in done)
@@ -321,7 +329,7 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
             try:
                 await run_benchmark(cfg, name, backend, store, pool, judge, progress)
             except HarnessError as e:
-                if not _is_data_problem(e):
+                if not is_data_problem(e):
                     raise
                 problems.append(str(e))
                 reason = "gated: no access" if "gated" in str(e) else "data unavailable"
@@ -336,6 +344,6 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     return scores
 
 
-def _is_data_problem(e: HarnessError) -> bool:
+def is_data_problem(e: HarnessError) -> bool:
     """Rows that could not be loaded (gated, offline): the run goes on with the other benchmarks."""
     return "Hub" in str(e) or "--data-dir" in str(e)

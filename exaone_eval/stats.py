@@ -37,6 +37,24 @@ def bootstrap_ci(values: Sequence[float], level: float = 0.95, n: int = N_BOOTST
     return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
+def bootstrap_statistic(records: Sequence, statistic, key, level: float = 0.95, n: int = 500, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of any `statistic(records)`, resampling whole items (`key(record)`)."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(key(r), []).append(r)
+    items = list(groups.values())
+    if len(items) < 2:
+        value = statistic(list(records))
+        return value, value
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        picks = rng.integers(0, len(items), size=len(items))
+        values.append(statistic([r for i in picks for r in items[i]]))
+    alpha = (1 - level) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
 def summarize(per_item: Mapping[str, Sequence[float]], seed: int = 0) -> dict:
     """`score`, `ci_low`, `ci_high` (0-100) and `n_items` for one benchmark."""
     means = item_means(per_item)

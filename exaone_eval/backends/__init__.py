@@ -26,7 +26,7 @@ def make_backend(cfg: RunConfig):
             from exaone_eval.backends.bundled import BundledBackend
         except ImportError as e:
             raise HarnessError(f"the bundled backend needs torch and transformers: pip install 'exaone-eval[bundled]' ({e})") from None
-        return BundledBackend(cfg.model.hf_id)
+        return BundledBackend(bundled_checkpoint(cfg.model.hf_id))
     if cfg.backend == "vllm":
         try:
             from exaone_eval.backends.vllm import VLLMBackend
@@ -34,6 +34,15 @@ def make_backend(cfg: RunConfig):
             raise HarnessError(f"the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]' ({e})") from None
         return VLLMBackend(cfg.model.hf_id)
     raise HarnessError(f"unknown backend {cfg.backend!r}; valid backends: {', '.join(BACKENDS)}")
+
+
+def bundled_checkpoint(model: str):
+    """The folder the bundled engine loads: `demo` is the converted SmolLM2 GGUF."""
+    if model == "demo":
+        from exaone_eval.model.gguf import demo_model_dir
+
+        return demo_model_dir()
+    return model
 
 
 def make_judge_backend(cfg: RunConfig):
