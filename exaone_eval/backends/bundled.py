@@ -188,6 +188,10 @@ def _generation(request: Request, completion) -> Generation:
     meta = {"backend": "bundled"}
     if completion.forced_at is not None:
         meta["forced_at"] = completion.forced_at
+    if request.reasoning_budget is not None:
+        # The budget sweep truncates this reasoning at smaller budgets in the tokens as sampled
+        # (re-encoding the text may split it differently); only budget requests carry them.
+        meta["token_ids"] = list(completion.token_ids)
     return Generation(
         text=text,
         reasoning=split.reasoning,
