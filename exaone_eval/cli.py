@@ -108,7 +108,20 @@ def build_run_config(args):
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        **_vllm_options(args, backend),
     )
+
+
+VLLM_FLAGS = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization")
+
+
+def _vllm_options(args, backend: str) -> dict:
+    """The in-process vLLM engine's options; an error rather than silence for other backends."""
+    given = {name: getattr(args, name, None) for name in VLLM_FLAGS if getattr(args, name, None) is not None}
+    if given and backend != "vllm":
+        flag = "--" + next(iter(given)).replace("_", "-")
+        raise HarnessError(f"{flag} is for --backend vllm; with a server, pass it to `vllm serve` instead")
+    return given
 
 
 async def _run(cfg, progress: bool) -> dict:
@@ -210,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-timeout", type=float, default=3600.0, help="seconds before one request is abandoned and retried (default 3600)")
     p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / timeouts / dropped connections (default 6)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--tensor-parallel-size", type=_positive, help="vllm backend: GPUs per model replica (vLLM tensor parallelism; default 1)")
+    p.add_argument("--data-parallel-size", type=_positive, help="vllm backend: model replicas, each on --tensor-parallel-size GPUs (vLLM data parallelism; default 1)")
+    p.add_argument("--max-model-len", type=_positive, help="vllm backend: context length to reserve KV cache for (default: the model's)")
+    p.add_argument("--gpu-memory-utilization", type=float, help="vllm backend: share of each GPU's memory vLLM may use, 0-1 (default: vLLM's)")
     _add_judge_flags(p)
     p.set_defaults(func=cmd_run)
 

@@ -156,3 +156,11 @@ class RunConfig:
     judge_base_url: str | None = None
     judge_model: str | None = None
     judge_api_key: str | None = None
+    tensor_parallel_size: int | None = None
+    """vLLM backend: GPUs per model replica (vLLM's tensor parallelism); None: vLLM's default, 1."""
+    data_parallel_size: int | None = None
+    """vLLM backend: model replicas (vLLM's data parallelism); None: 1."""
+    max_model_len: int | None = None
+    """vLLM backend: context length to allocate KV cache for; None: the model's own."""
+    gpu_memory_utilization: float | None = None
+    """vLLM backend: share of each GPU's memory vLLM may take; None: vLLM's default."""

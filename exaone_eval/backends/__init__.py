@@ -32,7 +32,13 @@ def make_backend(cfg: RunConfig):
             from exaone_eval.backends.vllm import VLLMBackend
         except ImportError as e:
             raise HarnessError(f"the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]' ({e})") from None
-        return VLLMBackend(cfg.model.hf_id)
+        return VLLMBackend(
+            cfg.model.hf_id,
+            tensor_parallel_size=cfg.tensor_parallel_size or 1,
+            data_parallel_size=cfg.data_parallel_size or 1,
+            max_model_len=cfg.max_model_len,
+            gpu_memory_utilization=cfg.gpu_memory_utilization,
+        )
     raise HarnessError(f"unknown backend {cfg.backend!r}; valid backends: {', '.join(BACKENDS)}")
 
 
