@@ -25,31 +25,35 @@ from exaone_eval.types import Item, Score
 LETTERS = "ABCDEFGHIJ"
 
 # Letters written in other scripts, mapped to Latin ones. simple-evals maps full-width letters
-# (Japanese answers) and the Arabic / Bengali option letters the same way; circled numbers are how
-# Korean exams number their options.
-LETTER_FORMS: dict[str, str] = {
+# (Japanese answers) and the Arabic / Bengali option letters the same way (SIMPLE_EVALS_FORMS);
+# circled numbers are how Korean exams number their options (our Korean recipe only).
+SIMPLE_EVALS_FORMS: dict[str, str] = {
     **{chr(ord("Ａ") + i): LETTERS[i] for i in range(10)},
     **dict(zip("أبجد", "ABCD")),
     **dict(zip("অবডঢ", "ABCD")),
-    **{chr(ord("①") + i): LETTERS[i] for i in range(10)},
 }
+LETTER_FORMS: dict[str, str] = {**SIMPLE_EVALS_FORMS, **{chr(ord("①") + i): LETTERS[i] for i in range(10)}}
 
 # Markdown and LaTeX wrappers that stand between an answer label and its letter
-# ("**Respuesta:** $\boxed{B}$"). Removing them is enough to read the letter after a label.
-_MARKUP = re.compile(r"\*\*|\$|\\(?:boxed|text|mathrm|mathbf)|\\[()]|[{}]")
+# ("**Respuesta:** $\boxed{B}$"): the tokens simple-evals' `normalize_response` (common.py,
+# ee3b031) deletes, in its order. Each is deleted everywhere before the next is looked for, so
+# "}" stays and "\{" goes whole ("Respuesta: \{B\}" reads B); "\mathrm" goes only with its "{".
+_MARKUP_TOKENS = ("**", "$\\boxed{", "}$", "\\$", "$\\text{", "$", "\\mathrm{", "\\{", "\\text", "\\(", "\\mathbf{", "{", "\\boxed")
 
 
 def strip_markup(text: str) -> str:
-    return _MARKUP.sub("", text)
+    for token in _MARKUP_TOKENS:
+        text = text.replace(token, "")
+    return text
 
 
 def normalize_letter(ch: str) -> str:
     return LETTER_FORMS.get(ch, ch)
 
 
-def letter_class(letters: str) -> str:
-    """A regex character class for `letters` and their other-script forms."""
-    forms = "".join(k for k, v in LETTER_FORMS.items() if v in letters)
+def letter_class(letters: str, forms: dict[str, str] = LETTER_FORMS) -> str:
+    """A regex character class for `letters` and their other-script `forms`."""
+    forms = "".join(k for k, v in forms.items() if v in letters)
     return f"[{re.escape(letters + forms)}]"
 
 
@@ -83,10 +87,11 @@ def first_match(pattern: re.Pattern, text: str) -> tuple[str | None, str | None]
 def extract_labelled(text: str, labels: Iterable[str], letters: str = "ABCD") -> tuple[str | None, str | None]:
     """simple-evals' multilingual procedure: strip markup, then for each answer label in order,
     the first "<label> X" in the text; the first label that matches wins. Case-insensitive, as
-    simple-evals: a lowercase letter is extracted as it is (and is then wrong against "B")."""
+    simple-evals: a lowercase letter is extracted as it is (and is then wrong against "B").
+    Only simple-evals' letter forms count (a circled "②" is no answer here)."""
     text = strip_markup(text)
     for label in labels:
-        m = re.search(rf"(?i){label}[ \t]*({letter_class(letters)})", text)
+        m = re.search(rf"(?i){label}[ \t]*({letter_class(letters, SIMPLE_EVALS_FORMS)})", text)
         if m:
             return normalize_letter(m.group(1)), label
     return None, None
