@@ -33,7 +33,7 @@ def make_backend(cfg: RunConfig):
         except ImportError as e:
             raise HarnessError(f"the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]' ({e})") from None
         return VLLMBackend(
-            cfg.model.hf_id,
+            str(bundled_checkpoint(cfg.model.hf_id)),  # `demo`: the converted SmolLM2 folder, which vLLM loads too
             tensor_parallel_size=cfg.tensor_parallel_size or 1,
             data_parallel_size=cfg.data_parallel_size or 1,
             max_model_len=cfg.max_model_len,

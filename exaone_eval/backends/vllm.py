@@ -1,0 +1,314 @@
+"""`--backend vllm`: vLLM's engine in this process (no server), scaled by vLLM's own parallelism.
+
+The engine is vLLM's `AsyncLLMEngine` (what `vllm serve` runs inside), not the offline `vllm.LLM`:
+`LLM(data_parallel_size>1)` refuses to run in one process, while the async engine starts one
+engine process per data-parallel replica and balances requests over them itself. It also hands
+back each request as it finishes, so the runner stores every sample at once (an interrupted run
+loses only the requests in flight, with no chunking) and a budget-forced answer is submitted the
+moment its reasoning stops. vLLM schedules everything with continuous batching.
+
+Prompts are the chat template rendered by the model's tokenizer (`enable_thinking` in reasoning
+mode, `tools`), tokenized without special tokens: the prompt `vllm serve` builds for a chat
+request, and the one the bundled engine builds. Each request gets its own `seed`. Special tokens
+are kept in the output text (as the bundled engine keeps them), so `</think>` always shows.
+
+Budget forcing and `Request.prefix` follow the bundled engine and the openai backend: generate at
+most `reasoning_budget` tokens; if the reasoning is still open, append the forcing text and
+generate the answer (at most `answer_max_tokens`); if it closed, let it run on to `max_tokens`.
+The second call's prompt is the text so far, re-tokenized, and vLLM's prefix cache serves all of
+it but the forcing text. With data parallelism both calls go to the same replica, where that
+cache is. One difference: vLLM's presence penalty counts only the tokens of the current call, so
+in the forced answer it no longer counts the reasoning (the bundled engine counts it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Sequence
+
+from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, split_reasoning
+from exaone_eval.types import Generation, HarnessError, Request, Sampling
+
+INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]'"
+
+# Requests handed to vLLM at once. vLLM queues what it cannot run yet; the bound only keeps us
+# from rendering and tokenizing a whole suite before the first token (k=32 x 30K rows).
+MAX_IN_FLIGHT = 4096
+
+
+# ---- budget forcing: which calls one request makes ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirstCall:
+    cap: int
+    """Tokens the current phase may generate: the answer cap once the prefix closed the
+    reasoning, else the request's max tokens."""
+    budget: int | None
+    """The reasoning budget that applies (reasoning mode, reasoning still open), else None."""
+
+    @property
+    def max_tokens(self) -> int:
+        return self.cap if self.budget is None else min(self.cap, self.budget)
+
+
+def first_call(request: Request, prefix: str) -> FirstCall:
+    closed = THINK_CLOSE in prefix
+    cap = request.answer_max_tokens if closed and request.answer_max_tokens is not None else request.sampling.max_tokens
+    budget = request.reasoning_budget if request.mode == "reasoning" and not closed else None
+    return FirstCall(cap, budget)
+
+
+def second_call(request: Request, first: FirstCall, text: str, finish: str | None, tokens: int) -> tuple[str, int] | None:
+    """After the first call generated `text` (`tokens` tokens): the text to append and the token
+    cap of a second call, or None when the request is done."""
+    if first.budget is None or finish != "length" or tokens < first.budget:
+        return None  # no budget, or it ended (eos, stop string, cap) before reaching it
+    if THINK_CLOSE not in text:  # the reasoning reached its budget: force the answer
+        answer_cap = request.answer_max_tokens if request.answer_max_tokens is not None else request.sampling.max_tokens
+        return BUDGET_FORCING_TEXT, answer_cap
+    more = first.cap - tokens  # it closed within the budget: the answer runs on to the cap
+    return ("", more) if more > 0 else None
+
+
+# ---- the backend ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One finished vLLM request."""
+
+    text: str
+    finish_reason: str
+    token_ids: tuple[int, ...]
+    prompt_tokens: int
+
+    @property
+    def tokens(self) -> int:
+        return len(self.token_ids)
+
+
+class VLLMBackend:
+    def __init__(
+        self,
+        model: str,
+        *,
+        tensor_parallel_size: int = 1,
+        data_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        enable_prefix_caching: bool = True,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        tokenizer=None,
+    ):
+        for name, value in (("tensor_parallel_size", tensor_parallel_size), ("data_parallel_size", data_parallel_size),
+                            ("max_in_flight", max_in_flight)):
+            if not isinstance(value, int) or value < 1:
+                raise HarnessError(f"vllm backend: {name} must be a whole number >= 1, got {value!r}")
+        if max_model_len is not None and max_model_len < 1:
+            raise HarnessError(f"vllm backend: max_model_len must be >= 1, got {max_model_len}")
+        if gpu_memory_utilization is not None and not 0 < gpu_memory_utilization <= 1:
+            raise HarnessError(f"vllm backend: gpu_memory_utilization must be in (0, 1], got {gpu_memory_utilization}")
+        self.model = model
+        self.data_parallel_size = data_parallel_size
+        self.max_in_flight = max_in_flight
+        self.engine_options = dict(
+            model=model,
+            tensor_parallel_size=tensor_parallel_size,
+            data_parallel_size=data_parallel_size,
+            enable_prefix_caching=enable_prefix_caching,  # k samples share a prompt; forcing reuses the reasoning
+            seed=0,
+            trust_remote_code=False,
+        )
+        if max_model_len is not None:
+            self.engine_options["max_model_len"] = max_model_len
+        if gpu_memory_utilization is not None:
+            self.engine_options["gpu_memory_utilization"] = gpu_memory_utilization
+        self._tokenizer = tokenizer
+        self._vllm = None
+        self._engine = None
+        self._request_ids = itertools.count()
+
+    # ---- lazy parts: vLLM, the tokenizer, the engine ------------------------------------------------
+
+    def _import_vllm(self):
+        if self._vllm is None:
+            try:
+                import vllm
+                from vllm.sampling_params import RequestOutputKind
+            except ImportError as e:
+                raise HarnessError(f"{INSTALL_HINT} ({e})") from None
+            self._vllm, self._final_only = vllm, RequestOutputKind.FINAL_ONLY
+        return self._vllm
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer with its chat template (the budget sweep counts tokens with it)."""
+        if self._tokenizer is None:
+            self._tokenizer = load_chat_tokenizer(self.model)
+        return self._tokenizer
+
+    def _engine_or_build(self):
+        if self._engine is None:
+            vllm = self._import_vllm()
+            _ = self.tokenizer  # a bad model name fails here, before minutes of engine start-up
+            # Built in the event loop's thread: this blocks for the model load, but nothing else
+            # can run before it, and vLLM sets itself up as it does under `vllm serve`.
+            try:
+                self._engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(**self.engine_options))
+            except Exception as e:
+                raise HarnessError(f"vllm could not start {self.model}: {type(e).__name__}: {_short(e)}") from None
+        return self._engine
+
+    async def check(self) -> None:
+        """Fail fast (before any data is loaded) when vLLM is missing or the model has no tokenizer."""
+        self._import_vllm()
+        _ = self.tokenizer
+
+    def render(self, request: Request) -> str:
+        """The prompt text: the chat template with the generation prompt, thinking per mode."""
+        return self.tokenizer.apply_chat_template(
+            [dict(m) for m in request.messages],
+            tools=list(request.tools) if request.tools else None,
+            add_generation_prompt=True,
+            tokenize=False,
+            enable_thinking=request.mode == "reasoning",
+        )
+
+    # ---- generation --------------------------------------------------------------------------------
+
+    async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:
+        if not requests:
+            return
+        self._engine_or_build()
+        slots = asyncio.Semaphore(self.max_in_flight)
+
+        async def bounded(index: int) -> tuple[int, Generation]:
+            async with slots:
+                return index, await self._one(requests[index])
+
+        tasks = [asyncio.ensure_future(bounded(i)) for i in range(len(requests))]
+        try:
+            for done in asyncio.as_completed(tasks):
+                yield await done
+        finally:
+            for t in tasks:  # a consumer that stops early: vLLM aborts what was cancelled
+                t.cancel()
+
+    async def _one(self, request: Request) -> Generation:
+        try:
+            prompt = self.render(request) if request.messages else ""
+        except Exception as e:
+            return _failed(f"chat template failed: {type(e).__name__}: {_short(e)}")
+        text = request.prefix or ""
+        if not prompt and not text:
+            return _failed("a request needs messages or a prefix")
+        plan = first_call(request, text)
+        rank = None
+        if plan.budget is not None and self.data_parallel_size > 1:
+            # Both calls on one replica: the second one's prompt is in that replica's prefix cache.
+            rank = zlib.crc32(f"{prompt}\x1f{request.sampling.seed}".encode()) % self.data_parallel_size
+        try:
+            calls = [await self._call(request.sampling, prompt + text, plan.max_tokens, rank)]
+            text += calls[0].text
+            forced_at = None
+            more = second_call(request, plan, calls[0].text, calls[0].finish_reason, calls[0].tokens)
+            if more is not None:
+                appended, max_tokens = more
+                if appended:
+                    forced_at = calls[0].tokens
+                text += appended
+                calls.append(await self._call(request.sampling, prompt + text, max_tokens, rank))
+                text += calls[1].text
+        except Exception as e:  # one request's failure (too long a prompt, bad params, ...) stays its own
+            return _failed(f"vllm: {type(e).__name__}: {_short(e)}")
+        return _generation(request, text, calls, forced_at)
+
+    async def _call(self, s: Sampling, prompt: str, max_tokens: int, rank: int | None) -> _Call:
+        """One vLLM request: `prompt` (rendered chat plus any assistant text) -> its completion."""
+        ids = self.tokenizer.encode(prompt, add_special_tokens=False)  # the template writes any BOS itself
+        if not ids:
+            raise ValueError("empty prompt")
+        vllm = self._vllm
+        params = vllm.SamplingParams(
+            n=1,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            presence_penalty=s.presence_penalty,
+            max_tokens=max_tokens,
+            seed=s.seed,
+            stop=list(s.stop) or None,
+            skip_special_tokens=False,
+            output_kind=self._final_only,  # one output per request, not one per token
+            **({"top_k": s.top_k} if s.top_k > 0 else {}),  # vLLM's own default means no cut
+        )
+        where = {"data_parallel_rank": rank} if rank is not None else {}
+        final = None
+        async for out in self._engine.generate({"prompt_token_ids": ids}, params, f"exaone-eval-{next(self._request_ids)}", **where):
+            final = out
+        if final is None or not final.outputs:
+            raise RuntimeError("vLLM returned no output")
+        out = final.outputs[0]
+        if out.finish_reason not in ("stop", "length"):  # abort, error: not an answer
+            raise RuntimeError(f"vLLM ended the request with finish reason {out.finish_reason!r}")
+        return _Call(out.text, out.finish_reason, tuple(out.token_ids), len(ids))
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            self._engine.shutdown()
+            self._engine = None
+
+
+def load_chat_tokenizer(model: str):
+    """The tokenizer vLLM loads for `model` (a local checkpoint or an HF id), with its chat template."""
+    path = Path(model).expanduser()
+    if (path / "config.json").is_file():
+        from exaone_eval.backends.bundled import load_tokenizer  # handles EXAONE's config.json quirk
+
+        tokenizer = load_tokenizer(path)
+    else:
+        try:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+        except Exception as e:
+            raise HarnessError(f"vllm backend: cannot load the tokenizer of {model!r} ({type(e).__name__}: {_short(e)})") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise HarnessError(f"vllm backend: the tokenizer of {model!r} has no chat template")
+    return tokenizer
+
+
+def _short(e: Exception) -> str:
+    return str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+
+
+def _failed(message: str) -> Generation:
+    return Generation(text="", reasoning=None, answer="", error=message, meta={"backend": "vllm"})
+
+
+def _generation(request: Request, text: str, calls: list[_Call], forced_at: int | None) -> Generation:
+    """`text` is the prefix and everything generated after it (with any forcing text)."""
+    finish = calls[-1].finish_reason
+    # As with the bundled engine: only a reasoning-mode text cut at its token cap is unfinished.
+    split = split_reasoning(text, expect_reasoning=request.mode == "reasoning" and finish == "length")
+    meta: dict = {"backend": "vllm", "calls": len(calls)}
+    if forced_at is not None:
+        meta["forced_at"] = forced_at
+    if request.reasoning_budget is not None:
+        # As the bundled backend: the budget sweep truncates this reasoning at smaller budgets in
+        # the tokens as sampled (re-encoding the text may split it differently).
+        meta["token_ids"] = [t for c in calls for t in c.token_ids]
+    return Generation(
+        text=text,
+        reasoning=split.reasoning,
+        answer=split.answer,
+        finish_reason=finish,
+        prompt_tokens=calls[0].prompt_tokens,
+        completion_tokens=sum(c.tokens for c in calls),
+        reasoning_closed=split.closed,
+        meta=meta,
+    )
