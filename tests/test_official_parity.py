@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 from helpers import gen
 
-from exaone_eval.benchmarks import gpqa_diamond, kmmlu_pro, kmmlu_redux, mmlu_pro, mmlu_redux, mmmlu_es
+from exaone_eval.benchmarks import (
+    aime_2025,
+    gpqa_diamond,
+    hmmt_feb_2025,
+    kmmlu_pro,
+    kmmlu_redux,
+    mmlu_pro,
+    mmlu_redux,
+    mmmlu_es,
+)
 
 CASES = json.loads((Path(__file__).parent / "data" / "official_cases.json").read_text(encoding="utf-8"))
 
@@ -115,3 +124,28 @@ def test_kmmlu_has_no_official_scorer_and_reads_the_last_answer_statement_as_doc
     row = {"question": "q", "options": ["a", "b", "c", "d", "e"], "solution": 2, "license_name": "L"}
     s = bench.score(bench.to_item(row), gen(case["response"]))
     assert (s.extracted, s.value) == (case["ours"], float(case["ours"] == "B"))
+
+
+# --- AIME 2025 / HMMT Feb 2025: MathArena's grading (the section's source names the commit). Its
+# parser is sympy-based and long, so its verdicts are data; each row was derived by following
+# extract_answer -> parse_answer -> check_answers, and checked by running that code outside the project.
+def _matharena_score(bench, gold: str, response: str):
+    item = bench.to_item({"problem_idx": 1, "problem": "p", "answer": gold})
+    return bench.score(item, gen(response))
+
+
+def _benches(gold: str) -> list:
+    return [aime_2025, hmmt_feb_2025] if re.fullmatch(r"\d+", gold) else [hmmt_feb_2025]
+
+
+@pytest.mark.parametrize("case", cases("matharena"))
+def test_aime_and_hmmt_verdicts_equal_matharena(case):
+    for bench in _benches(case["gold"]):
+        assert _matharena_score(bench, case["gold"], case["response"]).value == float(case["official"]), bench.__name__
+
+
+@pytest.mark.parametrize("case", cases("matharena", divergent=True))
+def test_aime_and_hmmt_documented_divergences_from_matharena(case):
+    # Documented in scoring/math.py: no last-integer fallback without a box; forms MathArena misreads.
+    for bench in _benches(case["gold"]):
+        assert _matharena_score(bench, case["gold"], case["response"]).value == float(case["ours"]) != float(case["official"])
