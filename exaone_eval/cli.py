@@ -124,7 +124,7 @@ def _vllm_options(args, backend: str) -> dict:
     return given
 
 
-async def _run(cfg, progress: bool) -> dict:
+async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
     from exaone_eval.backends import make_backend, make_judge_backend
     from exaone_eval.runner import run_suite
 
@@ -134,6 +134,10 @@ async def _run(cfg, progress: bool) -> dict:
         for b in (backend, judge):
             if b is not None and hasattr(b, "check"):
                 await b.check()
+        if cfg.budgets:  # the budget suite (Table 7) is the sweep, whichever command started it
+            from exaone_eval.sweep import run_sweep
+
+            return await run_sweep(cfg, backend, tokenizer=tokenizer, progress=progress)
         return await run_suite(cfg, backend, judge, progress=progress)
     finally:
         for b in (backend, judge):
@@ -145,13 +149,23 @@ def cmd_run(args) -> int:
     from exaone_eval.runner import scored_entries_table
 
     cfg = build_run_config(args)
+    if getattr(args, "budgets", None):
+        from exaone_eval.sweep import parse_budgets
+
+        cfg.budgets = parse_budgets(args.budgets)
+    if args.tokenizer is not None and not cfg.budgets:
+        raise HarnessError("--tokenizer is only used by the budget sweep (--suite budget or `exaone-eval sweep`)")
     print(f"exaone-eval: {cfg.suite} suite, model {cfg.model.name} ({cfg.mode}), backend {cfg.backend} -> {cfg.out}", file=sys.stderr)
     try:
-        scores = asyncio.run(_run(cfg, progress=not args.no_progress))
+        scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
     except KeyboardInterrupt:
         print(f"exaone-eval: interrupted; finished samples are saved in {cfg.out}: rerun the same command to resume", file=sys.stderr)
         return 130
-    print(scored_entries_table(scores, only=cfg.benchmarks))
+    print(scored_entries_table(scores, only=[key for key in scores if key.partition("@")[0] in cfg.benchmarks]))
+    if cfg.budgets:
+        from exaone_eval.sweep import token_summary
+
+        print(token_summary(cfg.out))
     print(f"\nscores: {cfg.out / 'scores.json'}   samples: {cfg.out / 'samples'}")
     return 0
 
@@ -193,6 +207,10 @@ def cmd_gate(args) -> int:
     return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None)
 
 
+TOKENIZER_HELP = ("budget sweep over an OpenAI-compatible server: the model's tokenizer (local folder, or HF id in the "
+                  "local cache; default: --model's) that renders raw prompts for /v1/completions and counts reasoning tokens")
+
+
 def _add_judge_flags(p) -> None:
     p.add_argument("--judge-base-url", help="OpenAI-compatible URL of the LLM judge (WMT24++), e.g. http://127.0.0.1:8001/v1")
     p.add_argument("--judge-model", help="the judge's model name on that server (the report used gpt-4.1)")
@@ -227,8 +245,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-parallel-size", type=_positive, help="vllm backend: model replicas, each on --tensor-parallel-size GPUs (vLLM data parallelism; default 1)")
     p.add_argument("--max-model-len", type=_positive, help="vllm backend: context length to reserve KV cache for (default: the model's)")
     p.add_argument("--gpu-memory-utilization", type=float, help="vllm backend: share of each GPU's memory vLLM may use, 0-1 (default: vLLM's)")
+    p.add_argument("--tokenizer", help=TOKENIZER_HELP)
     _add_judge_flags(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sweep", help="Table 7: score against reasoning budget, by truncation", description="The reasoning-budget sweep (the budget suite): each sample reasons once under the largest budget; smaller budgets truncate that reasoning, append the report's forcing text and generate only the answer (docs/sweep.md). Rerunning the same command with the same --out resumes.", epilog=EPILOG)
+    p.add_argument("--model", required=True, help="32b, 1.2b, demo, or any local checkpoint path / HF id")
+    p.add_argument("--budgets", help="reasoning budgets in tokens, comma-separated, k = 1024 (default: the budget suite's 1k,2k,4k,8k,16k,32k,64k)")
+    p.add_argument("--benchmarks", help="comma-separated (default: aime_2025,livecodebench_v6)")
+    p.add_argument("--backend", help="openai (the default; needs --tokenizer or the model's tokenizer in the local HF cache), vllm or bundled")
+    p.add_argument("--base-url", help="server URL(s) for the openai backend, comma-separated; it must serve /v1/completions")
+    p.add_argument("--api-key", help="API key for the server (default: $OPENAI_API_KEY, else none)")
+    p.add_argument("--tokenizer", help=TOKENIZER_HELP)
+    p.add_argument("--k", type=_positive, help="samples per item (default: each benchmark's reasoning k in tasks/)")
+    p.add_argument("--limit", type=_positive, help="only the first N items of each benchmark")
+    p.add_argument("--data-dir", help="folder of <benchmark>.jsonl/.parquet files in the Hub schema; they replace the Hub")
+    p.add_argument("--out", help="run directory (default results/budget-<model>-<time>); reuse it to resume")
+    p.add_argument("--concurrency", type=_positive, default=64, help="requests in flight at once, over all URLs (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument("--request-timeout", type=float, default=3600.0, help="seconds before one request is abandoned and retried (default 3600)")
+    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / timeouts (default 6)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run, suite="budget", judge_base_url=None, judge_model=None, judge_api_key=None)
 
     p = sub.add_parser("score", help="score saved generations without a model", description='Score saved generations. FILE is JSONL, one object per generation: {"id": <item id>, "response": <full text incl. any <think> part>}, optional "sample" (int).', epilog=EPILOG)
     p.add_argument("--benchmark", required=True, help="benchmark name (see `exaone-eval list`)")

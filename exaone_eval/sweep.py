@@ -390,3 +390,13 @@ async def run_sweep(cfg: RunConfig, backend: Backend, tokenizer: str | None = No
     if problems:
         raise HarnessError("; ".join(problems))
     return scores
+
+
+def token_summary(out: Path) -> str:
+    """One line per benchmark: tokens the sweep generated against separate runs per budget."""
+    tokens = json.loads((Path(out) / "run.json").read_text()).get("sweep_tokens", {})
+    lines = []
+    for name, t in tokens.items():
+        ratio = f" ({t['generated'] / t['separate_runs']:.2f}x)" if t["separate_runs"] else ""
+        lines.append(f"{name}: generated {t['generated']:,} tokens; separate runs per budget: {t['separate_runs']:,}{ratio}")
+    return "\n".join(lines)
