@@ -8,7 +8,7 @@ The report samples k = 32 responses with up to 64K tokens and reports their mean
 
 from __future__ import annotations
 
-from exaone_eval.scoring.math import score_boxed
+from exaone_eval.scoring.math import score_matharena
 from exaone_eval.types import Generation, Item, Score
 
 # MathArena's instruction, the one most AIME 2025 numbers are reported with.
@@ -27,4 +27,4 @@ def to_item(row: dict) -> Item:
 
 
 def score(item: Item, gen: Generation) -> Score:
-    return score_boxed(item.reference, gen.answer)
+    return score_matharena(item.reference, gen.answer)

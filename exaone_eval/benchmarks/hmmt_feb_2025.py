@@ -15,7 +15,7 @@ tokens and reports their mean accuracy.
 
 from __future__ import annotations
 
-from exaone_eval.scoring.math import score_boxed
+from exaone_eval.scoring.math import score_matharena
 from exaone_eval.types import Generation, Item, Score
 
 # math-verify costs milliseconds per answer: the runner scores in worker processes.
@@ -34,4 +34,4 @@ def to_item(row: dict) -> Item:
 
 
 def score(item: Item, gen: Generation) -> Score:
-    return score_boxed(item.reference, gen.answer)
+    return score_matharena(item.reference, gen.answer)

@@ -23,9 +23,9 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _TIMEOUT_S = 5  # math-verify's own default, per parse and per verify
 
 
-def last_boxed(text: str) -> str | None:
-    """The content of the last \\boxed{...} (or \\fbox{...}), braces balanced; None when absent."""
-    found = None
+def _boxes(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every \\boxed{...} / \\fbox{...} with balanced braces, in order."""
+    found = []
     for match in _BOXED.finditer(text):
         depth, start = 1, match.end()
         for i in range(start, len(text)):
@@ -35,9 +35,29 @@ def last_boxed(text: str) -> str | None:
             elif ch == "}":
                 depth -= 1
                 if depth == 0:
-                    found = text[start:i]
+                    found.append((match.start(), i + 1, text[start:i]))
                     break
-    return None if found is None else found.strip()
+    return found
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last \\boxed{...} (or \\fbox{...}), braces balanced; None when absent."""
+    found = _boxes(text)
+    return found[-1][2].strip() if found else None
+
+
+def boxes_of_last_line(text: str) -> str | None:
+    """Every outermost box on the last line that has one, joined by ", " (MathArena's reading when
+    the gold answer is a list: "\\boxed{2} and \\boxed{3}" -> "2, 3"); None when there is no box."""
+    outer, end = [], -1
+    for start, stop, content in _boxes(text):
+        if start >= end:
+            outer.append((text.count("\n", 0, start), content.strip()))
+            end = stop
+    if not outer:
+        return None
+    last = outer[-1][0]
+    return ", ".join(content for line, content in outer if line == last)
 
 
 def _plain(s: str) -> str:
@@ -71,9 +91,16 @@ def symbolic_equal(gold: str, answer: str) -> bool:
     return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
 
 
-def score_boxed(reference, answer_text: str) -> Score:
-    """Score the last boxed expression of `answer_text` against `reference`."""
-    extracted = last_boxed(answer_text)
+def score_boxed(reference, answer_text: str, list_answer: bool = False) -> Score:
+    """Score the last boxed expression of `answer_text` against `reference`; with `list_answer`,
+    every box of the last line that has one, as a list."""
+    extracted = boxes_of_last_line(answer_text) if list_answer else last_boxed(answer_text)
     if extracted is None:
         return Score(0.0, None, {"reason": "no \\boxed{} answer"})
     return Score(float(math_equal(str(reference), extracted)), extracted)
+
+
+def score_matharena(reference: str, answer_text: str) -> Score:
+    """MathArena's reading (AIME 2025, HMMT Feb 2025): a gold answer with a comma is a list, and a
+    list answer may be boxed piece by piece on one line (runner.py: `list_answer = "," in answer`)."""
+    return score_boxed(reference, answer_text, list_answer="," in reference)
