@@ -21,6 +21,9 @@ from exaone_eval.types import Score
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _INTEGER = re.compile(r"[+-]?\d+")
 _TIMEOUT_S = 5  # math-verify's own default, per parse and per verify
+# math-verify compares a decimal with an exact value to 6 decimal places by default (1/576 =
+# 0.001736). MathArena's check_answers wants them within 1e-10: its rows compare to 10 places.
+MATHARENA_FLOAT_ROUNDING = 10
 
 
 def _boxes(text: str) -> list[tuple[int, int, str]]:
@@ -68,16 +71,17 @@ def _plain(s: str) -> str:
     return s
 
 
-def math_equal(gold: str, answer: str) -> bool:
-    """True when `answer` is mathematically the same as `gold` (both LaTeX or plain)."""
+def math_equal(gold: str, answer: str, float_rounding: int = 6) -> bool:
+    """True when `answer` is mathematically the same as `gold` (both LaTeX or plain); decimals are
+    compared with exact values to `float_rounding` decimal places."""
     answer = answer.strip()
     answer = answer[:-1] if answer.endswith(".") else answer  # "\\boxed{70.}" ends a sentence
     if _plain(gold) == _plain(answer):
         return True
-    return symbolic_equal(gold, answer)
+    return symbolic_equal(gold, answer, float_rounding)
 
 
-def symbolic_equal(gold: str, answer: str) -> bool:
+def symbolic_equal(gold: str, answer: str, float_rounding: int = 6) -> bool:
     """math-verify's verdict alone (no string fast path); False when either side does not parse."""
     from math_verify import parse, verify  # imported here: it pulls in sympy (~1 s)
 
@@ -88,19 +92,20 @@ def symbolic_equal(gold: str, answer: str) -> bool:
     answer_parsed = parse(f"$\\boxed{{{answer}}}$", parsing_timeout=timeout)
     if not gold_parsed or not answer_parsed:
         return False
-    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
+    return bool(verify(gold_parsed, answer_parsed, float_rounding=float_rounding, timeout_seconds=timeout))
 
 
-def score_boxed(reference, answer_text: str, list_answer: bool = False) -> Score:
+def score_boxed(reference, answer_text: str, list_answer: bool = False, float_rounding: int = 6) -> Score:
     """Score the last boxed expression of `answer_text` against `reference`; with `list_answer`,
     every box of the last line that has one, as a list."""
     extracted = boxes_of_last_line(answer_text) if list_answer else last_boxed(answer_text)
     if extracted is None:
         return Score(0.0, None, {"reason": "no \\boxed{} answer"})
-    return Score(float(math_equal(str(reference), extracted)), extracted)
+    return Score(float(math_equal(str(reference), extracted, float_rounding)), extracted)
 
 
 def score_matharena(reference: str, answer_text: str) -> Score:
     """MathArena's reading (AIME 2025, HMMT Feb 2025): a gold answer with a comma is a list, and a
-    list answer may be boxed piece by piece on one line (runner.py: `list_answer = "," in answer`)."""
-    return score_boxed(reference, answer_text, list_answer="," in reference)
+    list answer may be boxed piece by piece on one line (runner.py: `list_answer = "," in answer`);
+    a decimal must match an exact answer to 10 places."""
+    return score_boxed(reference, answer_text, "," in reference, MATHARENA_FLOAT_ROUNDING)
