@@ -31,11 +31,16 @@ def checkpoint(tmp_path_factory):
     return write_tiny_checkpoint(tmp_path_factory.mktemp("hybrid"), "hybrid", seed=0)
 
 
-@pytest.fixture(scope="module")
-def engine_parts(checkpoint):
+@pytest.fixture(scope="module", params=["plain", "cpu-packed"])
+def engine_parts(request, checkpoint):
+    """The model as loaded, and as the bundled backend runs it on CPU (oneDNN-packed GEMMs)."""
     from exaone_eval.backends.bundled import load_tokenizer
+    from exaone_eval.model.modeling import pack_linears_for_cpu
 
-    return load_model(checkpoint), load_tokenizer(checkpoint)
+    model = load_model(checkpoint)
+    if request.param == "cpu-packed" and not pack_linears_for_cpu(model):
+        pytest.skip("this torch build has no oneDNN linear")
+    return model, load_tokenizer(checkpoint)
 
 
 def make_engine(engine_parts, max_batch=8):

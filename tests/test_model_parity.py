@@ -106,12 +106,31 @@ def test_rows_of_different_lengths_decode_together_as_they_would_alone(pair):
     assert (together[1] - ours(b)[0, 1:6]).abs().max().item() <= 1e-4
 
 
-def test_greedy_generation_is_token_identical_to_transformers_generate(pair):
+def test_the_cpu_packed_model_matches_transformers_too(pair):
+    from exaone_eval.model.modeling import pack_linears_for_cpu
+
+    name, hf, _, folder = pair
+    packed = load_model(folder)
+    if not pack_linears_for_cpu(packed):
+        pytest.skip("this torch build has no oneDNN linear")
+    ids = torch.randint(0, VOCAB, (2, 40), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = hf(ids).logits
+    assert (packed(ids) - expected).abs().max().item() <= 1e-4, name
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "cpu-packed"])
+def test_greedy_generation_is_token_identical_to_transformers_generate(pair, packed):
     from exaone_eval.backends.bundled import load_tokenizer
     from exaone_eval.model.engine import Continuation, Engine, PromptGroup
+    from exaone_eval.model.modeling import pack_linears_for_cpu
     from exaone_eval.types import Sampling
 
     _, hf, ours, folder = pair
+    if packed:
+        ours = load_model(folder)
+        if not pack_linears_for_cpu(ours):
+            pytest.skip("this torch build has no oneDNN linear")
     tokenizer = load_tokenizer(folder)
     prompts = ["<bos> user w20 w31 w42 assistant", "<bos> user " + " ".join(f"w{10 + i}" for i in range(23)) + " assistant"]
     greedy = Continuation(Sampling(temperature=0.0, max_tokens=64), ignore_eos=True)

@@ -58,16 +58,20 @@ class BundledBackend:
         max_batch: int = 16,
         prefill_chunk: int = 512,
         threads: int | None = None,
+        pack: bool = True,
     ):
         import torch
 
         from exaone_eval.model import load_model
         from exaone_eval.model.engine import Engine
+        from exaone_eval.model.modeling import pack_linears_for_cpu
 
         if threads is not None:
             torch.set_num_threads(threads)
         self.path = resolve_checkpoint(model_path)
         self.model = load_model(self.path, dtype=dtype, device=device)
+        # oneDNN-packed, fused GEMMs: ~1.5x faster decoding on CPU (bench/engine.py); same maths.
+        self.packed = pack and pack_linears_for_cpu(self.model) > 0
         self.tokenizer = load_tokenizer(self.path)
         if not getattr(self.tokenizer, "chat_template", None):
             raise HarnessError(f"{self.path}: the tokenizer has no chat template")

