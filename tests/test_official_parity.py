@@ -22,6 +22,7 @@ from exaone_eval.benchmarks import (
     hmmt_feb_2025,
     kmmlu_pro,
     kmmlu_redux,
+    ksm,
     mmlu_pro,
     mmlu_redux,
     mmmlu_es,
@@ -149,3 +150,28 @@ def test_aime_and_hmmt_documented_divergences_from_matharena(case):
     # Documented in scoring/math.py: no last-integer fallback without a box; forms MathArena misreads.
     for bench in _benches(case["gold"]):
         assert _matharena_score(bench, case["gold"], case["response"]).value == float(case["ours"]) != float(case["official"])
+
+
+# --- KSM: HRM8K's "math_verify" mode, gauss5930/HRM8K src/score.py @ 0ac84dbcdd1f18cad449f0a98fd3dfb7b97f1f49
+# (scoring_func: `verify(parse(str(row.answer)), parse(row.solution))`, math-verify's defaults).
+def official_ksm(gold: str, response: str) -> bool:
+    from math_verify import parse, verify
+
+    return bool(verify(parse(gold), parse(response)))
+
+
+def _ksm_value(gold: str, response: str) -> float:
+    return ksm.score(ksm.to_item({"question": "q", "answer": gold}), gen(response)).value
+
+
+@pytest.mark.parametrize("case", cases("ksm"))
+def test_ksm_verdict_equals_hrm8k_math_verify_mode(case):
+    assert official_ksm(case["gold"], case["response"]) is case["official"]
+    assert _ksm_value(case["gold"], case["response"]) == float(case["official"])
+
+
+@pytest.mark.parametrize("case", cases("ksm", divergent=True))
+def test_ksm_documented_divergences_from_hrm8k_math_verify_mode(case):
+    # Documented in ksm.py: the last box counts, "7." is 7, and an unboxed number is no answer.
+    assert official_ksm(case["gold"], case["response"]) is case["official"]
+    assert _ksm_value(case["gold"], case["response"]) == float(case["ours"])

@@ -7,8 +7,13 @@ Columns: `question` (Korean), `original` (English), `answer` (a number; CSV-type
 as 3.0). Feeds the "KSM" row (Multilinguality, Korean) of Tables 3-6; 64K tokens in reasoning mode.
 
 The prompt is in Korean and asks for the final answer in \\boxed{} (as HRM8K's own evaluation does);
-the last \\boxed{} of the answer part is compared with math-verify (the HRM8K reference code
-compares normalised strings, which math-verify subsumes: 3 = 3.0 = 3.00, \\frac{1}{2} = 0.5).
+the last \\boxed{} of the answer part is compared with math-verify (3 = 3.0 = 3.00, \\frac{1}{2} = 0.5),
+as for the other math rows. HRM8K's `src/score.py` has two modes: "original" (the first numeric
+box, or the last number of the last line) and "math_verify" (math-verify over the whole response).
+We agree with the latter on single-box answers; intentionally, a response that boxes twice counts
+its last box (math-verify's mode reads all boxes as one set, so a self-correction is wrong there),
+an unboxed number is no answer, and \\boxed{7.} is 7 (as in the original mode; math-verify cannot read
+"7."). tests/test_official_parity.py lists these cases.
 
 Item id: the rows have no id column, so the id is `ksm-` + the first 12 hex digits of the SHA-256
 of the Korean question text: stable across row order and reloads.
