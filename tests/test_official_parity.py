@@ -20,6 +20,7 @@ from exaone_eval.benchmarks import (
     aime_2025,
     gpqa_diamond,
     hmmt_feb_2025,
+    ifeval,
     kmmlu_pro,
     kmmlu_redux,
     ksm,
@@ -175,3 +176,20 @@ def test_ksm_documented_divergences_from_hrm8k_math_verify_mode(case):
     # Documented in ksm.py: the last box counts, "7." is 7, and an unboxed number is no answer.
     assert official_ksm(case["gold"], case["response"]) is case["official"]
     assert _ksm_value(case["gold"], case["response"]) == float(case["ours"])
+
+
+# --- IFEval: Google's evaluation_lib / instructions (the section's source); we call lm-eval's port
+# of that registry, so these rows check the port and our glue (kwargs, strict/loose, empty answers).
+@pytest.mark.parametrize("case", cases("ifeval"))
+def test_ifeval_verdicts_equal_google_instruction_following_eval(case):
+    row = {"key": 1, "prompt": case["prompt"], "instruction_id_list": case["instruction_ids"], "kwargs": case["kwargs"]}
+    s = ifeval.score(ifeval.to_item(row), gen(case["response"]))
+    assert (s.detail["prompt_level_strict"], s.detail["prompt_level_loose"]) == (case["strict"], case["loose"])
+
+
+def test_no_real_ifeval_row_has_a_falsy_argument_that_lm_eval_would_drop_and_google_would_keep(shared_data):
+    # lm-eval's port builds each checker from {k: v for k, v in kwargs.items() if v}; Google's passes
+    # the file's kwargs as they are. They agree exactly when no argument is falsy but present.
+    rows = [json.loads(line) for line in (shared_data / "ifeval.jsonl").read_text().splitlines()]
+    falsy = [(r["key"], k) for r in rows for kw in r["kwargs"] for k, v in (kw or {}).items() if v is not None and not v]
+    assert len(rows) == 541 and falsy == []
