@@ -74,8 +74,7 @@ def _plain(s: str) -> str:
 def math_equal(gold: str, answer: str, float_rounding: int = 6) -> bool:
     """True when `answer` is mathematically the same as `gold` (both LaTeX or plain); decimals are
     compared with exact values to `float_rounding` decimal places."""
-    answer = answer.strip()
-    answer = answer[:-1] if answer.endswith(".") else answer  # "\\boxed{70.}" ends a sentence
+    answer = answer.strip().removesuffix(".")  # "\\boxed{70.}" ends a sentence
     if _plain(gold) == _plain(answer):
         return True
     return symbolic_equal(gold, answer, float_rounding)
