@@ -46,8 +46,8 @@ def gold_for(official: str | None) -> str:
 # `single_request` (response.replace("**", "")) and extract_answer -> extract_again -> extract_final.
 def official_mmlu_pro(text: str, letters: str = "A-J") -> str | None:
     text = text.replace("**", "")
-    for pattern, flags in ((rf"answer is \(?([{letters}])\)?", 0), (rf".*[aA]nswer:\s*([{letters}])", 0)):
-        if m := re.search(pattern, text, flags):
+    for pattern in (rf"answer is \(?([{letters}])\)?", rf".*[aA]nswer:\s*([{letters}])"):
+        if m := re.search(pattern, text):
             return m.group(1)
     m = re.search(rf"\b[{letters}]\b(?!.*\b[{letters}]\b)", text, re.DOTALL)
     return m.group(0) if m else None
