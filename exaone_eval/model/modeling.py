@@ -23,7 +23,7 @@ from exaone_eval.model.config import ModelConfig, RopeScaling
 
 
 class RMSNorm(nn.Module):
-    """weight * x / rms(x), computed in fp32 whatever the model dtype."""
+    """weight * x * rsqrt(mean(x^2) + eps), computed in fp32 whatever the model dtype."""
 
     def __init__(self, size: int, eps: float):
         super().__init__()
@@ -31,9 +31,7 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
+        return F.rms_norm(x.float(), self.weight.shape, self.weight.float(), self.eps).to(x.dtype)
 
 
 def rope_inv_freq(head_dim: int, theta: float, scaling: RopeScaling | None) -> torch.Tensor:
@@ -52,11 +50,6 @@ def rope_inv_freq(head_dim: int, theta: float, scaling: RopeScaling | None) -> t
     blended = (1 - smooth) * scaled / scaling.factor + smooth * scaled
     in_band = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
     return torch.where(in_band, blended, scaled)
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 class KVCache:
@@ -83,6 +76,10 @@ class KVCache:
         self.full_pos = torch.full((batch, 0), -1, dtype=torch.long, device=device)
         self.ring_pos = torch.full((batch, 0), -1, dtype=torch.long, device=device)
         self.ensure(capacity)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.keys[0].dtype
 
     @property
     def batch(self) -> int:
@@ -162,7 +159,7 @@ class StepPlan:
         full_pos = cache.full_pos.clone()
         full_pos[self.rows, self.positions] = self.positions
         k_pos = full_pos[:, None, : self.read]  # [B, 1, S]
-        self.full_mask = ((k_pos >= 0) & (k_pos <= q_pos))[:, None]  # [B, 1, T, S]
+        self.full_mask = _additive((k_pos >= 0) & (k_pos <= q_pos), cache.dtype)  # [B, 1, T, S]
         self.full_pos = full_pos
 
         # Sliding layers: a ring slot may be overwritten by this very step only when positions wrap
@@ -178,7 +175,7 @@ class StepPlan:
             self.ring_keep = keep
             k_pos = torch.cat([cache.ring_pos, self.positions], 1) if wraps else ring_pos  # [B, S]
             k_pos = k_pos[:, None, :]
-            self.ring_mask = ((k_pos >= 0) & (k_pos <= q_pos) & (q_pos - k_pos < window))[:, None]
+            self.ring_mask = _additive((k_pos >= 0) & (k_pos <= q_pos) & (q_pos - k_pos < window), cache.dtype)
             self.ring_pos = ring_pos
 
     def commit(self, cache: KVCache) -> None:
@@ -187,9 +184,17 @@ class StepPlan:
         cache.lengths = self.positions[:, -1] + 1
 
 
+def _additive(visible: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A [B, T, S] visibility table as the additive mask SDPA takes, [B, 1, T, S] (0 or -inf):
+    cheaper per layer than a boolean one, which SDPA converts on every call."""
+    return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(~visible, float("-inf"))[:, None]
+
+
 def apply_rope(x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    cos, sin = rope  # [B, T, 1, D]
-    return x * cos + rotate_half(x) * sin
+    """Rotate-half RoPE: x * cos + [-x2, x1] * sin, with the sign folded into the sin table
+    (`signed_sin` = [-sin1, sin2]) so that [x2, x1] is one roll of x."""
+    cos, signed_sin = rope  # [B, T, 1, D]
+    return x * cos + x.roll(x.shape[-1] // 2, -1) * signed_sin
 
 
 class Attention(nn.Module):
@@ -300,16 +305,16 @@ class Model(nn.Module):
             "inv_freq", rope_inv_freq(config.head_dim, config.rope_theta, config.rope_scaling), persistent=False
         )
         self.any_rope = any(config.layer_uses_rope(i) for i in range(config.num_hidden_layers))
-        self._rope_table: tuple[torch.Tensor, torch.Tensor] | None = None  # cos, sin [positions, D]
+        self._rope_table: tuple[torch.Tensor, torch.Tensor] | None = None  # cos, signed sin [positions, D]
 
     def rope_tables(self, positions: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin of every position below `positions` (grown by doubling, recomputed only then)."""
+        """cos and signed sin (see apply_rope) of every position below `positions`, grown by doubling."""
         table = self._rope_table
         if table is None or table[0].shape[0] < positions or table[0].dtype != dtype:
             size = max(positions, 2 * table[0].shape[0] if table is not None else 256)
             freqs = torch.arange(size, device=self.inv_freq.device).float()[:, None] * self.inv_freq  # [N, D/2]
-            angles = torch.cat([freqs, freqs], -1)  # [N, D]
-            self._rope_table = table = (angles.cos().to(dtype), angles.sin().to(dtype))
+            cos, sin = torch.cat([freqs, freqs], -1).cos(), torch.cat([-freqs.sin(), freqs.sin()], -1)  # [N, D]
+            self._rope_table = table = (cos.to(dtype), sin.to(dtype))
         return table
 
     def forward(self, input_ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
