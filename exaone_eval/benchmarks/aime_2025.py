@@ -11,7 +11,9 @@ from __future__ import annotations
 from exaone_eval.scoring.math import score_matharena
 from exaone_eval.types import Generation, Item, Score
 
-# MathArena's instruction, the one most AIME 2025 numbers are reported with.
+# The instruction of DeepSeek-R1's and Qwen3's math evaluations (the problem, then the boxed-answer
+# request), which the report's baselines were reported with. MathArena's own prompt differs: it puts
+# the instruction first and adds that the answer is an integer between 0 and 999.
 # math-verify costs milliseconds per answer: the runner scores in worker processes.
 SCORE_IN_PROCESSES = True
 

@@ -21,7 +21,7 @@ from exaone_eval.types import Generation, Item, Score
 # math-verify costs milliseconds per answer: the runner scores in worker processes.
 SCORE_IN_PROCESSES = True
 
-# MathArena's instruction, as for AIME 2025.
+# The same instruction as AIME 2025 (see aime_2025.PROMPT).
 PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 
 

@@ -60,8 +60,12 @@ def ensure_punkt() -> None:
 @lru_cache(maxsize=None)
 def _lm_eval_ifeval():
     ensure_punkt()
+    from langdetect import DetectorFactory
     from lm_eval.tasks.ifeval import utils
 
+    # langdetect samples at random unless seeded; neither Google's code nor lm-eval seeds it, so
+    # the language checker's verdict on a mixed-language answer could flip between runs.
+    DetectorFactory.seed = 0
     return utils
 
 
