@@ -1,6 +1,8 @@
 """A scripted OpenAI-compatible server on 127.0.0.1, for tests and bench/ (never for results).
 
-It answers `/v1/chat/completions` with whatever its `responder(body)` returns, can fail the first
+It answers `/v1/chat/completions` and `/v1/completions` with whatever its `responder(body)` returns
+(a completions body has `prompt` instead of `messages`; the answer's `text`, else its `content`,
+is the completion), can fail the first
 requests with given status codes (429 with Retry-After, 500, ...), can stop accepting connections
 after N answers (a server that dies mid-run), and records every request body it saw.
 The standard library's threading HTTP server is enough here and keeps tests dependency-free.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -31,7 +34,9 @@ class FakeOpenAIServer:
         self.die_after = die_after
         self.requests: list[dict] = []
         self.answered = 0
+        self.first_request_at: float | None = None  # time.time() of the first request (bench/)
         self.lock = threading.Lock()
+        ThreadingHTTPServer.request_queue_size = 1024  # the default backlog of 5 refuses bursts of 64
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
@@ -53,9 +58,11 @@ class FakeOpenAIServer:
             self.httpd.shutdown()
             self.httpd.server_close()
 
-    def _decide(self, body: dict) -> tuple[int, dict, dict]:
-        """(status, headers, payload) for one chat request."""
+    def _decide(self, body: dict, chat: bool = True) -> tuple[int, dict, dict]:
+        """(status, headers, payload) for one chat (or completions) request."""
         with self.lock:
+            if self.first_request_at is None:
+                self.first_request_at = time.time()
             self.requests.append(body)
             if self.fail_first:
                 status = self.fail_first.pop(0)
@@ -66,6 +73,12 @@ class FakeOpenAIServer:
             self.answered += 1
             n = self.answered
         out = self.responder(body)
+        usage = {"prompt_tokens": 5, "completion_tokens": out.get("completion_tokens", 1), "total_tokens": 5 + out.get("completion_tokens", 1)}
+        if not chat:
+            text = out["text"] if "text" in out else out.get("content")
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": out.get("finish_reason", "stop")}
+            return 200, {}, {"id": f"cmpl-{n}", "object": "text_completion", "created": 0,
+                             "model": body.get("model", "fake"), "choices": [choice], "usage": usage}
         message = {"role": "assistant", "content": out.get("content")}
         if "reasoning_content" in out:
             message["reasoning_content"] = out["reasoning_content"]
@@ -77,7 +90,7 @@ class FakeOpenAIServer:
             "created": 0,
             "model": body.get("model", "fake"),
             "choices": [{"index": 0, "message": message, "finish_reason": out.get("finish_reason", "stop")}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": out.get("completion_tokens", 1), "total_tokens": 5 + out.get("completion_tokens", 1)},
+            "usage": usage,
         }
         return 200, {}, payload
 
@@ -113,10 +126,11 @@ class FakeOpenAIServer:
                 except json.JSONDecodeError:
                     self._send(400, {"error": {"message": "bad JSON"}})
                     return
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                path = self.path.rstrip("/")
+                if not path.endswith("/completions"):
                     self._send(404, {"error": {"message": "not found"}})
                     return
-                status, headers, payload = server._decide(body)
+                status, headers, payload = server._decide(body, chat=path.endswith("/chat/completions"))
                 if status == -1:  # dead: drop the connection without an answer
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)  # close() alone leaves the fd open under rfile/wfile
@@ -124,3 +138,31 @@ class FakeOpenAIServer:
                 self._send(status, payload, headers)
 
         return Handler
+
+
+def main() -> None:
+    """`python -m exaone_eval.fake_server --port P --content TEXT`: an instant server for bench/."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--content", default="\\boxed{7}", help="the answer every request gets")
+    parser.add_argument("--max-seconds", type=float, default=600, help="stop by itself after this long")
+    args = parser.parse_args()
+    server = FakeOpenAIServer(lambda body: {"content": args.content, "completion_tokens": 4}, port=args.port).start()
+    print(server.port, flush=True)
+    deadline = time.monotonic() + args.max_seconds
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:  # how bench/ stops it
+        pass
+    finally:
+        first = server.first_request_at
+        print(json.dumps({"answered": server.answered, "first_request_at": first}), flush=True)
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
