@@ -133,6 +133,7 @@ class Engine:
         self.model, self.tokenizer = model, tokenizer
         self.max_batch, self.prefill_chunk = max_batch, prefill_chunk
         config = model.config
+        self.device = model.model.embed_tokens.weight.device
         self.max_positions = config.max_position_embeddings
         self.eos = set(config.eos_token_ids)
         if getattr(tokenizer, "eos_token_id", None) is not None:
@@ -194,19 +195,20 @@ class Engine:
 
     def step(self) -> None:
         """Admit waiting prompts into free rows, choose one token for every row, advance."""
-        self._admit()
-        if not self._seqs:
-            return
-        try:
-            self._decode_step()
-        except Exception as e:  # a failed forward fails the rows in flight, not the engine
-            seqs, self._seqs, self._cache, self._logits, self._seen = self._seqs, [], None, None, None
-            for seq in seqs:
-                seq.done(Completion("", None, seq.prompt_tokens, len(seq.token_ids), error=f"{type(e).__name__}: {e}"))
+        with torch.inference_mode():
+            self._admit()
+            if not self._seqs:
+                return
+            try:
+                self._decode_step()
+            except Exception as e:  # a failed forward fails the rows in flight, not the engine
+                seqs, self._seqs, self._cache, self._logits, self._seen = self._seqs, [], None, None, None
+                for seq in seqs:
+                    seq.done(Completion("", None, seq.prompt_tokens, len(seq.token_ids), error=f"{type(e).__name__}: {e}"))
 
     def _decode_step(self) -> None:
         seqs = self._seqs
-        logits = self._logits
+        logits = self._logits.float().cpu()  # sampling runs on the CPU, wherever the model is
         penalties = torch.tensor([s.cont.sampling.presence_penalty for s in seqs])
         if penalties.any():
             logits = apply_presence_penalty(logits, penalties, self._seen)
@@ -229,9 +231,8 @@ class Engine:
             self._cache = self._cache.select(keep)
             self._seen = self._seen[keep]
         started = time.perf_counter()
-        with torch.inference_mode():
-            next_ids = torch.tensor([[tokens[r]] for r in keep])
-            self._logits = self.model(next_ids, self._cache, last_only=True)[:, 0]
+        next_ids = torch.tensor([[tokens[r]] for r in keep], device=self.device)
+        self._logits = self.model(next_ids, self._cache, last_only=True)[:, 0]
         self.stats["decode_tokens"] += len(keep)
         self.stats["decode_s"] += time.perf_counter() - started
 
@@ -327,10 +328,9 @@ class Engine:
         output_start = len(self.encode(job.prompt)) if job.prefix else len(ids)
         started = time.perf_counter()
         cache = self.model.new_cache(1, len(ids))
-        with torch.inference_mode():
-            for start in range(0, len(ids), self.prefill_chunk):
-                chunk = torch.tensor([ids[start:start + self.prefill_chunk]])
-                logits = self.model(chunk, cache, last_only=True)
+        for start in range(0, len(ids), self.prefill_chunk):
+            chunk = torch.tensor([ids[start:start + self.prefill_chunk]], device=self.device)
+            logits = self.model(chunk, cache, last_only=True)
         self.stats["prefill_tokens"] += len(ids)
         self.stats["prefill_s"] += time.perf_counter() - started
         seen = torch.zeros(1, logits.shape[-1], dtype=torch.bool)
