@@ -24,13 +24,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def timed(fn, repeat: int = 1) -> float:
-    """Best wall time of `repeat` calls (the machine is shared; the best is the least disturbed)."""
-    best = float("inf")
+def best_times(fns: dict, repeat: int) -> dict:
+    """Best wall time of each function over `repeat` rounds, the functions interleaved in every
+    round: the machine is shared, and the best of interleaved runs is the fairest comparison."""
+    best = {name: float("inf") for name in fns}
     for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - started)
     return best
 
 
@@ -79,8 +81,8 @@ def bench_speed(args) -> None:
             hf(ids, logits_to_keep=1)
 
     ours_prefill(), hf_prefill()  # warm-up
-    t_ours, t_hf = timed(ours_prefill, 3), timed(hf_prefill, 3)
-    row(f"prefill tok/s ({args.prefill_tokens} tokens)", args.prefill_tokens / t_ours, args.prefill_tokens / t_hf)
+    t = best_times({"ours": ours_prefill, "hf": hf_prefill}, args.repeat)
+    row(f"prefill tok/s ({args.prefill_tokens} tokens)", args.prefill_tokens / t["ours"], args.prefill_tokens / t["hf"])
 
     for batch in (1, 16):
         prompts = [prompt_ids(args.prompt_tokens, r) for r in range(batch)]
@@ -103,9 +105,10 @@ def bench_speed(args) -> None:
 
         n = args.new_tokens
         ours_generate(2), hf_generate(2)  # warm-up
-        t_ours = timed(lambda: ours_generate(n)) - timed(lambda: ours_generate(1), 2)
-        t_hf = timed(lambda: hf_generate(n)) - timed(lambda: hf_generate(1), 2)
-        row(f"decode tok/s, batch {batch}", batch * (n - 1) / t_ours, batch * (n - 1) / t_hf)
+        t = best_times({"ours_n": lambda: ours_generate(n), "hf_n": lambda: hf_generate(n),
+                        "ours_1": lambda: ours_generate(1), "hf_1": lambda: hf_generate(1)}, args.repeat)
+        tokens = batch * (n - 1)
+        row(f"decode tok/s, batch {batch}", tokens / (t["ours_n"] - t["ours_1"]), tokens / (t["hf_n"] - t["hf_1"]))
 
 
 def bench_kv_cache(args) -> None:
@@ -113,7 +116,7 @@ def bench_kv_cache(args) -> None:
 
     Scaling: every layer count, the LLLG pattern and the window : context ratio (4096 : 131072
     = 1 : 32) are the 32B model's; widths shrink (1 KV head of dim 8, hidden 16) and the context
-    shrinks to 4096 with a 128 window. Bytes per layer scale by the same factor for both caches,
+    shrinks to 2048 with a 64 window. Bytes per layer scale by the same factor for both caches,
     so the ratio is the 32B model's.
     """
     import torch
@@ -121,7 +124,7 @@ def bench_kv_cache(args) -> None:
     from exaone_eval.model.config import config_from_hf, exaone4_32b, kv_cache_bytes
     from exaone_eval.model.modeling import ForCausalLM
 
-    context, window = 4096, 128
+    context, window = 2048, 64
     raw = {"model_type": "exaone4", "vocab_size": 64, "hidden_size": 16, "intermediate_size": 16,
            "num_hidden_layers": 64, "num_attention_heads": 1, "num_key_value_heads": 1, "head_dim": 8,
            "rms_norm_eps": 1e-5, "max_position_embeddings": context, "rope_theta": 1e6,
@@ -153,6 +156,7 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=32)
     parser.add_argument("--prefill-tokens", type=int, default=512)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many interleaved runs per figure")
     parser.add_argument("--no-pack", action="store_true", help="bundled model without oneDNN-packed linears")
     parser.add_argument("--skip-speed", action="store_true", help="only the KV-cache figures")
     args = parser.parse_args()
