@@ -130,7 +130,8 @@ class BundledBackend:
             )
 
             def on_done(sample: int, completion, indices=indices) -> None:
-                loop.call_soon_threadsafe(results.put_nowait, (indices[sample], completion))
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(results.put_nowait, (indices[sample], completion))
 
             with self._wake:
                 self.engine.submit(PromptGroup(prompt, samples, prefix=prefix, cancel=cancel), on_done)

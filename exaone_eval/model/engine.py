@@ -14,6 +14,7 @@ so a budget-b run equals "generate further, keep b tokens, force, continue from 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -25,6 +26,8 @@ import torch
 from exaone_eval.model.sampling import apply_presence_penalty, choose_tokens, uniform_draw
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE
 from exaone_eval.types import Sampling
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,18 @@ class _Job:
     length: int = 0
 
 
+def _deliver_to(on_done: Callable[[int, Completion], None], index: int) -> Callable[[Completion], None]:
+    """The sample's callback; one that raises (its consumer went away) must not stop the batch."""
+
+    def done(completion: Completion) -> None:
+        try:
+            on_done(index, completion)
+        except Exception:
+            log.exception("bundled engine: delivering a completion failed; it is dropped")
+
+    return done
+
+
 def _cancelled(seq: _Seq) -> bool:
     return seq.cancel is not None and seq.cancel.is_set()
 
@@ -162,7 +177,7 @@ class Engine:
         thread) as each sample finishes. A bad sample gets an error completion at once."""
         seqs = []
         for index, cont in enumerate(group.samples):
-            done = (lambda c, i=index: on_done(i, c))
+            done = _deliver_to(on_done, index)
             try:
                 validate(cont)
             except ValueError as e:
