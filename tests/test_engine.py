@@ -240,3 +240,18 @@ def test_sliding_layers_keep_only_a_window_of_keys_however_long_the_context(engi
     for i in range(model.config.num_hidden_layers):
         slots = cache.keys[i].shape[2]
         assert slots == 4 if model.config.layer_window(i) else slots >= 100
+
+
+def test_cancelled_samples_are_dropped_without_a_completion(engine_parts):
+    import threading
+
+    engine = make_engine(engine_parts)
+    cancel = threading.Event()
+    long = Continuation(Sampling(0.0, max_tokens=200), ignore_eos=True)
+    short = Continuation(Sampling(0.0, max_tokens=3), ignore_eos=True)
+    results = {}
+    engine.submit(PromptGroup(PROMPT, (long, long), cancel=cancel), lambda i, c: results.setdefault(("long", i), c))
+    engine.submit(PromptGroup(PROMPT, (short,)), lambda i, c: (results.setdefault(("short", i), c), cancel.set()))
+    engine.run()
+    assert list(results) == [("short", 0)]
+    assert engine.stats["decode_tokens"] < 3 * 3  # the long rows stopped with the short one
