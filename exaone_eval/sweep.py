@@ -116,6 +116,8 @@ def load_chat_tokenizer(name: str):
             tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
     except HarnessError:
         raise
+    except ImportError as e:
+        raise HarnessError(f"the budget sweep renders the chat template locally: pip install 'exaone-eval[sweep]' ({e})") from None
     except Exception as e:
         raise HarnessError(
             f"the budget sweep over an OpenAI-compatible server renders raw prompts for the completions "
