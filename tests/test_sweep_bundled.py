@@ -15,7 +15,8 @@ from conftest import AIME_ROWS, write_jsonl  # noqa: E402
 
 from exaone_eval.config import ModelPreset, RunConfig  # noqa: E402
 from exaone_eval.model.tiny import write_tiny_checkpoint  # noqa: E402
-from exaone_eval.store import SampleStore  # noqa: E402
+from exaone_eval.runner import load_items, plan  # noqa: E402
+from exaone_eval.store import SampleStore, request_key  # noqa: E402
 from exaone_eval.sweep import budget_request, run_sweep  # noqa: E402
 
 BUDGETS = (4, 8, 16, 32)
@@ -51,25 +52,17 @@ async def _sweep_then_direct(cfg: RunConfig, backend):
     await run_sweep(cfg, backend, progress=False)
     records = [json.loads(line) for line in (cfg.out / "samples" / "aime_2025.jsonl").read_text().splitlines()]
     store = SampleStore(cfg.out / "store.sqlite")
-    from exaone_eval.runner import load_items, plan
-
     planned = plan(cfg, "aime_2025", load_items(cfg, "aime_2025")[0])
     requests = [(p, b, budget_request(p.request, b, ANSWER_MAX)) for p in planned for b in BUDGETS]
     direct = {}
     async for i, gen in backend.generate([r for _, _, r in requests]):
         p, b, _ = requests[i]
         direct[(p.item.id, p.sample, b)] = gen
-    keys = [request_key_of(cfg, r) for _, _, r in requests]
+    keys = [request_key(cfg.model.hf_id, r) for _, _, r in requests]
     swept = store.get_many(keys)
     store.close()
     pairs = {(p.item.id, p.sample, b): swept[key] for (p, b, _), key in zip(requests, keys)}
     return records, pairs, direct
-
-
-def request_key_of(cfg, request):
-    from exaone_eval.store import request_key
-
-    return request_key(cfg.model.hf_id, request)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +88,7 @@ def test_the_sweep_both_truncates_reasonings_and_reuses_samples_the_budget_never
 
 
 def test_a_truncated_pair_generates_only_its_answer(swept):
-    _, records, pairs, _ = swept
+    _, records, _, _ = swept
     for r in records:
         if r["source"] == "truncated":
             assert 0 < r["generated_tokens"] <= ANSWER_MAX
