@@ -41,7 +41,7 @@ metric_list:
 
 
 def start_server() -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "exaone_eval.fake_server", "--max-seconds", "900"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("instant_server.py"))], stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline())
     return proc, port
 

@@ -197,7 +197,7 @@ def cmd_tables(args) -> int:
     for d in args.run_dirs:
         if not (Path(d) / "scores.json").is_file():
             raise HarnessError(f"{d}: not a run directory (no scores.json)")
-    print(render([Path(d) for d in args.run_dirs], _csv(args.format), Path(args.out) if args.out else None, against=args.against))
+    print(render([Path(d) for d in args.run_dirs], _csv(args.format), Path(args.out) if args.out else None, against=tuple(_csv(args.against))))
     return 0
 
 
@@ -280,9 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (several combine, e.g. reasoning + non-reasoning)")
     p.add_argument("--format", default="md,csv", help="comma-separated: md, csv (default md,csv)")
     p.add_argument("--out", help="where to write the tables (default <first RUN_DIR>/tables)")
-    from exaone_eval.tables import add_tables_arguments  # light: no pandas or matplotlib at import
-
-    add_tables_arguments(p)
+    p.add_argument("--against", default="32b", help="models other than the 32b / 1.2b presets are shown beside these report "
+                   "tables: 32b (Tables 3/4, the default), 1.2b (Tables 5/6) or 32b,1.2b")
     p.set_defaults(func=cmd_tables)
 
     p = sub.add_parser("gate", help="CI regression gate: candidate vs baseline", description="Paired comparison of two runs per benchmark. Exit 0 pass, 1 regression, 2 usage or input error.")

@@ -409,15 +409,6 @@ def _sizes(text: str) -> tuple[str, ...]:
     return sizes
 
 
-def add_tables_arguments(parser) -> None:
-    """Flags beyond the contract: pass `against=args.against` to render()."""
-    parser.add_argument(
-        "--against", type=_sizes, default=("32b",),
-        help="models other than the 32b / 1.2b presets are shown beside these report tables: 32b (Tables 3/4, "
-             "the default), 1.2b (Tables 5/6) or 32b,1.2b",
-    )
-
-
 def build(runs: list[Run], against: tuple[str, ...] = ("32b",)) -> list[Table]:
     """Every table the runs feed, in the report's order."""
     _sizes(",".join(against))

@@ -60,7 +60,7 @@ class OpenAIBackend:
         self.model = model
         self.base_urls = [u.rstrip("/") for u in base_urls]
         self.clients = [
-            openai.AsyncOpenAI(base_url=u, api_key=api_key or "EMPTY", timeout=request_timeout, max_retries=0)
+            openai.AsyncOpenAI(base_url=u, api_key=api_key or "EMPTY", timeout=request_timeout, max_retries=0, http_client=_http_client(openai))
             for u in self.base_urls
         ]
         self.in_flight = [0] * len(self.clients)
@@ -267,6 +267,17 @@ class _Reply:
     @property
     def tokens(self) -> int:
         return self.resp.usage.completion_tokens
+
+
+def _http_client(openai):
+    """openai's aiohttp transport when aiohttp is installed (the `openai[aiohttp]` extra): httpx's
+    connection pool scans every pooled connection on each request, which at 64 in flight costs
+    more than everything else the harness does per request (bench/overhead.py)."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return None
+    return openai.DefaultAioHttpClient()
 
 
 def _short(e: Exception) -> str:
