@@ -304,13 +304,13 @@ def run_json(cfg: RunConfig) -> dict:
     }
 
 
-async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | None = None, progress: bool = True) -> dict:
-    """Run every benchmark of `cfg`; returns scores.json. Benchmarks that cannot run are recorded
-    as skipped with the reason, the others still run, and the first problem is raised at the end."""
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    update_json(cfg.out / "run.json", run_json(cfg))
-    store = SampleStore(cfg.out / "store.sqlite")
-    judge = Judge(judge_backend, cfg.judge_model or "judge", store) if judge_backend is not None else None
+async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, precheck=None) -> dict:
+    """Run `await run_one(name, pool)` for every benchmark of `cfg`; returns scores.json.
+
+    Benchmarks that cannot run (not built, in-house, `precheck(name)` says why, data that cannot
+    be loaded) are recorded as skipped with the reason, the others still run, and the problems
+    are raised together at the end. Used by `run` and `sweep` alike.
+    """
     pool = None
     problems: list[str] = []
     try:
@@ -320,14 +320,16 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
                 reason = "in-house data" if spec.status == "in-house" else "not built yet"
                 update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
                 continue
-            if Judge.wants(name) and judge is None:
-                problems.append(f"{name} needs an LLM judge: pass --judge-base-url and --judge-model")
-                update_json(cfg.out / "scores.json", {name: {"skipped": "no judge configured"}})
+            blocked = precheck(name) if precheck else None
+            if blocked is not None:
+                reason, problem = blocked
+                problems.append(problem)
+                update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
                 continue
             if pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
                 pool = make_scoring_pool()
             try:
-                await run_benchmark(cfg, name, backend, store, pool, judge, progress)
+                await run_one(name, pool)
             except HarnessError as e:
                 if not is_data_problem(e):
                     raise
@@ -342,6 +344,24 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     if problems:
         raise HarnessError("; ".join(problems))
     return scores
+
+
+async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | None = None, progress: bool = True) -> dict:
+    """Run every benchmark of `cfg`; returns scores.json."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    update_json(cfg.out / "run.json", run_json(cfg))
+    store = SampleStore(cfg.out / "store.sqlite")
+    judge = Judge(judge_backend, cfg.judge_model or "judge", store) if judge_backend is not None else None
+
+    def needs_judge(name: str):
+        if Judge.wants(name) and judge is None:
+            return "no judge configured", f"{name} needs an LLM judge: pass --judge-base-url and --judge-model"
+        return None
+
+    async def run_one(name: str, pool) -> None:
+        await run_benchmark(cfg, name, backend, store, pool, judge, progress)
+
+    return await for_each_benchmark(cfg, store, run_one, needs_judge)
 
 
 def is_data_problem(e: HarnessError) -> bool:

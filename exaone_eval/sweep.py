@@ -32,9 +32,8 @@ from exaone_eval.runner import (
     Planned,
     Progress,
     aggregate,
-    is_data_problem,
+    for_each_benchmark,
     load_items,
-    make_scoring_pool,
     plan,
     run_json,
     sample_record,
@@ -365,33 +364,11 @@ async def run_sweep(cfg: RunConfig, backend: Backend, tokenizer: str | None = No
     cfg.out.mkdir(parents=True, exist_ok=True)
     update_json(cfg.out / "run.json", {**run_json(cfg), "tokenizer": tokenizer or cfg.model.hf_id})
     store = SampleStore(cfg.out / "store.sqlite")
-    pool = None
-    problems: list[str] = []
-    try:
-        for name in cfg.benchmarks:
-            spec = benchmarks.get_spec(name)
-            if spec.status != "ready":
-                reason = "in-house data" if spec.status == "in-house" else "not built yet"
-                update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
-                continue
-            if pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
-                pool = make_scoring_pool()
-            try:
-                await sweep_benchmark(cfg, name, backend, store, tokens, pool, progress)
-            except HarnessError as e:
-                if not is_data_problem(e):
-                    raise
-                problems.append(str(e))
-                reason = "gated: no access" if "gated" in str(e) else "data unavailable"
-                update_json(cfg.out / "scores.json", {name: {"skipped": reason, "error": str(e)}})
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        store.close()
-    scores = json.loads((cfg.out / "scores.json").read_text())
-    if problems:
-        raise HarnessError("; ".join(problems))
-    return scores
+
+    async def sweep_one(name: str, pool) -> None:
+        await sweep_benchmark(cfg, name, backend, store, tokens, pool, progress)
+
+    return await for_each_benchmark(cfg, store, sweep_one)
 
 
 def token_summary(out: Path) -> str:
