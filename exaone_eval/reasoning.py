@@ -9,6 +9,10 @@ has no answer and is scored as wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exaone_eval.types import Request
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -55,3 +59,41 @@ def join_reasoning(reasoning: str | None, answer: str) -> str:
     if reasoning is None:
         return answer
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{answer}"
+
+
+# ---- budget forcing over an engine without a hook: which calls one request makes -----------------
+# The openai (completions endpoint) and vllm backends force a budget from the outside: a first
+# call capped at the budget, then, if the reasoning is still open, the forcing text and a second
+# call for the answer. The bundled engine does the same inside its decode loop.
+
+
+@dataclass(frozen=True)
+class FirstCall:
+    cap: int
+    """Tokens the current phase may generate: the answer cap once the prefix closed the
+    reasoning, else the request's max tokens."""
+    budget: int | None
+    """The reasoning budget that applies (reasoning mode, reasoning still open), else None."""
+
+    @property
+    def max_tokens(self) -> int:
+        return self.cap if self.budget is None else min(self.cap, self.budget)
+
+
+def first_call(request: Request, prefix: str) -> FirstCall:
+    closed = THINK_CLOSE in prefix
+    cap = request.answer_max_tokens if closed and request.answer_max_tokens is not None else request.sampling.max_tokens
+    budget = request.reasoning_budget if request.mode == "reasoning" and not closed else None
+    return FirstCall(cap, budget)
+
+
+def second_call(request: Request, first: FirstCall, text: str, finish: str | None, tokens: int) -> tuple[str, int] | None:
+    """After the first call generated `text` (`tokens` tokens): the text to append and the token
+    cap of a second call, or None when the request is done."""
+    if first.budget is None or finish != "length" or tokens < first.budget:
+        return None  # no budget, or it ended (eos, stop string, cap) before reaching it
+    if THINK_CLOSE not in text:  # the reasoning reached its budget: force the answer
+        answer_cap = request.answer_max_tokens if request.answer_max_tokens is not None else request.sampling.max_tokens
+        return BUDGET_FORCING_TEXT, answer_cap
+    more = first.cap - tokens  # it closed within the budget: the answer runs on to the cap
+    return ("", more) if more > 0 else None

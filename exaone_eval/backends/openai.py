@@ -26,7 +26,7 @@ import time
 import zlib
 from typing import AsyncIterator, Awaitable, Callable, Sequence
 
-from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, join_reasoning, split_reasoning
+from exaone_eval.reasoning import first_call, join_reasoning, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -202,29 +202,25 @@ class OpenAIBackend:
         if not prompt and not text:
             return _failed("a request needs messages or a prefix")
         s = req.sampling
-        closed = THINK_CLOSE in text
-        cap = req.answer_max_tokens if closed and req.answer_max_tokens is not None else s.max_tokens
-        budget = req.reasoning_budget if req.mode == "reasoning" and not closed else None
+        plan = first_call(req, text)
         sticky = zlib.crc32(f"{prompt}\x1f{s.seed}".encode())
 
-        first = await self._complete(req, prompt + text, min(cap, budget) if budget is not None else cap, sticky)
+        first = await self._complete(req, prompt + text, plan.max_tokens, sticky)
         if isinstance(first, Generation):
             return first
         replies, forced_at = [first], None
         text += first.text
-        if budget is not None and first.finish_reason == "length" and first.tokens >= budget:
-            if THINK_CLOSE not in first.text:  # the reasoning reached its budget: force the answer
+        more = second_call(req, plan, first.text, first.finish_reason, first.tokens)
+        if more is not None:
+            appended, max_tokens = more
+            if appended:  # the reasoning reached its budget: the answer is forced
                 forced_at = first.tokens
-                text += BUDGET_FORCING_TEXT
-                more = req.answer_max_tokens or s.max_tokens
-            else:  # the reasoning closed within the budget: the answer runs on to the cap
-                more = cap - first.tokens
-            if more > 0:
-                second = await self._complete(req, prompt + text, more, sticky)
-                if isinstance(second, Generation):
-                    return second
-                replies.append(second)
-                text += second.text
+                text += appended
+            second = await self._complete(req, prompt + text, max_tokens, sticky)
+            if isinstance(second, Generation):
+                return second
+            replies.append(second)
+            text += second.text
         return _parse_raw(req, text, replies, forced_at)
 
     async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:

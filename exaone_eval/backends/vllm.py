@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Sequence
 
-from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, split_reasoning
+from exaone_eval.reasoning import first_call, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
 INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]'"
@@ -38,41 +38,6 @@ INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaon
 # Requests handed to vLLM at once. vLLM queues what it cannot run yet; the bound only keeps us
 # from rendering and tokenizing a whole suite before the first token (k=32 x 30K rows).
 MAX_IN_FLIGHT = 4096
-
-
-# ---- budget forcing: which calls one request makes ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class FirstCall:
-    cap: int
-    """Tokens the current phase may generate: the answer cap once the prefix closed the
-    reasoning, else the request's max tokens."""
-    budget: int | None
-    """The reasoning budget that applies (reasoning mode, reasoning still open), else None."""
-
-    @property
-    def max_tokens(self) -> int:
-        return self.cap if self.budget is None else min(self.cap, self.budget)
-
-
-def first_call(request: Request, prefix: str) -> FirstCall:
-    closed = THINK_CLOSE in prefix
-    cap = request.answer_max_tokens if closed and request.answer_max_tokens is not None else request.sampling.max_tokens
-    budget = request.reasoning_budget if request.mode == "reasoning" and not closed else None
-    return FirstCall(cap, budget)
-
-
-def second_call(request: Request, first: FirstCall, text: str, finish: str | None, tokens: int) -> tuple[str, int] | None:
-    """After the first call generated `text` (`tokens` tokens): the text to append and the token
-    cap of a second call, or None when the request is done."""
-    if first.budget is None or finish != "length" or tokens < first.budget:
-        return None  # no budget, or it ended (eos, stop string, cap) before reaching it
-    if THINK_CLOSE not in text:  # the reasoning reached its budget: force the answer
-        answer_cap = request.answer_max_tokens if request.answer_max_tokens is not None else request.sampling.max_tokens
-        return BUDGET_FORCING_TEXT, answer_cap
-    more = first.cap - tokens  # it closed within the budget: the answer runs on to the cap
-    return ("", more) if more > 0 else None
 
 
 # ---- the backend ---------------------------------------------------------------------------------
