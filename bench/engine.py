@@ -4,8 +4,9 @@
 
 Prints, for SmolLM2-135M-Instruct (the offline demo model, fp32 on CPU):
 - prefill tokens/s (one prompt of --prefill-tokens tokens),
-- decode tokens/s at batch 1 and batch 16 (greedy, exactly --new-tokens per row: the time of
-  N new tokens minus the time of 1, so the prefill is not counted),
+- decode tokens/s at batch 1 and batch 16, greedy and with the report's sampling (T 0.6, top-p
+  0.95), exactly --new-tokens per row: the time of N new tokens minus the time of 1, so the
+  prefill is not counted; every figure is the best of --repeat interleaved runs,
 and the KV-cache bytes of the EXAONE 4.0 32B layout at 128K context against a full-attention
 cache, measured from the cache's real allocation after prefilling a scaled-down model.
 
@@ -64,10 +65,10 @@ def bench_speed(args) -> None:
 
     print(f"SmolLM2-135M-Instruct, fp32, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"bundled linears {'oneDNN-packed' if packed else 'plain F.linear'}")
-    print(f"{'measure':<34}{'bundled':>12}{'transformers':>14}{'ratio':>8}")
+    print(f"{'measure':<46}{'bundled':>10}{'transformers':>14}{'ratio':>8}")
 
     def row(name, ours_value, hf_value):
-        print(f"{name:<34}{ours_value:>12.1f}{hf_value:>14.1f}{ours_value / hf_value:>7.2f}x")
+        print(f"{name:<46}{ours_value:>10.1f}{hf_value:>14.1f}{ours_value / hf_value:>7.2f}x", flush=True)
 
     # Prefill: one prompt, last-position logits only (as generation needs).
     ids = torch.randint(0, vocab, (1, args.prefill_tokens), generator=gen)
@@ -84,31 +85,36 @@ def bench_speed(args) -> None:
     t = best_times({"ours": ours_prefill, "hf": hf_prefill}, args.repeat)
     row(f"prefill tok/s ({args.prefill_tokens} tokens)", args.prefill_tokens / t["ours"], args.prefill_tokens / t["hf"])
 
-    for batch in (1, 16):
-        prompts = [prompt_ids(args.prompt_tokens, r) for r in range(batch)]
-        texts = [tokenizer.decode(p) for p in prompts]
-        assert all(tokenizer.encode(t, add_special_tokens=False) == p for t, p in zip(texts, prompts))
+    # Greedy, then the report's reasoning-mode sampling (temperature 0.6, top-p 0.95, no top-k).
+    profiles = {"greedy": dict(temperature=0.0), "T=0.6 top-p 0.95": dict(temperature=0.6, top_p=0.95)}
+    for profile, settings in profiles.items():
+        for batch in (1, 16):
+            prompts = [prompt_ids(args.prompt_tokens, r) for r in range(batch)]
+            texts = [tokenizer.decode(p) for p in prompts]
+            assert all(tokenizer.encode(t, add_special_tokens=False) == p for t, p in zip(texts, prompts))
+            hf_ids = torch.tensor(prompts)
 
-        def ours_generate(n: int):
-            engine = Engine(ours, tokenizer, max_batch=batch)
-            greedy = Continuation(Sampling(temperature=0.0, max_tokens=n), ignore_eos=True)
-            out = engine.generate([PromptGroup(t, (greedy,)) for t in texts])
-            assert all(c[0].completion_tokens == n for c in out)
+            def ours_generate(n: int):
+                engine = Engine(ours, tokenizer, max_batch=batch)
+                groups = [PromptGroup(t, (Continuation(Sampling(max_tokens=n, seed=i, **settings), ignore_eos=True),))
+                          for i, t in enumerate(texts)]
+                assert all(c[0].completion_tokens == n for c in engine.generate(groups))
 
-        hf_ids = torch.tensor(prompts)
+            def hf_generate(n: int):
+                sample = settings["temperature"] > 0
+                extra = dict(do_sample=True, temperature=0.6, top_p=0.95, top_k=0) if sample else dict(do_sample=False)
+                with torch.inference_mode():
+                    out = hf.generate(hf_ids, attention_mask=torch.ones_like(hf_ids), max_new_tokens=n,
+                                      min_new_tokens=n, pad_token_id=tokenizer.eos_token_id, **extra)
+                assert out.shape[1] == hf_ids.shape[1] + n
 
-        def hf_generate(n: int):
-            with torch.inference_mode():
-                out = hf.generate(hf_ids, attention_mask=torch.ones_like(hf_ids), max_new_tokens=n,
-                                  min_new_tokens=n, do_sample=False, pad_token_id=tokenizer.eos_token_id)
-            assert out.shape[1] == hf_ids.shape[1] + n
-
-        n = args.new_tokens
-        ours_generate(2), hf_generate(2)  # warm-up
-        t = best_times({"ours_n": lambda: ours_generate(n), "hf_n": lambda: hf_generate(n),
-                        "ours_1": lambda: ours_generate(1), "hf_1": lambda: hf_generate(1)}, args.repeat)
-        tokens = batch * (n - 1)
-        row(f"decode tok/s, batch {batch}", tokens / (t["ours_n"] - t["ours_1"]), tokens / (t["hf_n"] - t["hf_1"]))
+            n = args.new_tokens
+            ours_generate(2), hf_generate(2)  # warm-up
+            t = best_times({"ours_n": lambda: ours_generate(n), "hf_n": lambda: hf_generate(n),
+                            "ours_1": lambda: ours_generate(1), "hf_1": lambda: hf_generate(1)}, args.repeat)
+            tokens = batch * (n - 1)
+            row(f"decode tok/s, batch {batch}, {profile}", tokens / (t["ours_n"] - t["ours_1"]),
+                tokens / (t["hf_n"] - t["hf_1"]))
 
 
 def bench_kv_cache(args) -> None:
