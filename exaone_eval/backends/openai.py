@@ -224,21 +224,33 @@ class OpenAIBackend:
         return _parse_raw(req, text, replies, forced_at)
 
     async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:
+        """A request holds its slot of `concurrency` from sending until the caller has taken its
+        result (the runner stores it before asking for the next): requests sent plus answers not
+        yet stored never exceed `concurrency`, which is all a `kill -9` can lose."""
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.concurrency)
         sem = self._sem
+        held = 0  # slots this call holds: released as results are taken, or all at the end
 
         async def bounded(index: int) -> tuple[int, Generation]:
-            async with sem:
-                return index, await self._one(requests[index])
+            nonlocal held
+            await sem.acquire()
+            held += 1
+            return index, await self._one(requests[index])
 
         tasks = [asyncio.ensure_future(bounded(i)) for i in range(len(requests))]
         try:
             for done in asyncio.as_completed(tasks):
-                yield await done
+                result = await done
+                yield result
+                held -= 1
+                sem.release()
         finally:
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for _ in range(held):
+                sem.release()
 
     async def aclose(self) -> None:
         for c in self.clients:
