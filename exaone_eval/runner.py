@@ -53,7 +53,19 @@ def make_scoring_pool(workers: int | None = None) -> Executor:
     inherit what the parent already imported."""
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """A scoring worker whose run is killed (kill -9) would otherwise wait forever on its queue:
+    on Linux, ask the kernel to kill it when its parent dies."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: workers exit when they next read from the closed queue
 
 
 def plan(cfg: RunConfig, name: str, items: list[Item]) -> list[Planned]:

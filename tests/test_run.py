@@ -96,6 +96,18 @@ def test_a_truncated_reasoning_scores_zero_and_is_counted(tmp_path, fake_server)
     assert scores["truncated"] == 3 and scores["score"] == 0.0
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def test_kill_9_mid_run_loses_at_most_the_requests_in_flight(tmp_path):
     """A real process killed with SIGKILL; the rerun only asks for what was not stored."""
     data = tmp_path / "data"
@@ -117,6 +129,11 @@ def test_kill_9_mid_run_loses_at_most_the_requests_in_flight(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         answered = server.answered
+    # Its scoring workers die with it instead of waiting forever on their queue.
+    deadline = time.time() + 5
+    while _processes_mentioning(str(tmp_path)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _processes_mentioning(str(tmp_path)) == []
     assert 20 <= answered < 120
     with FakeOpenAIServer(aime_solver) as again:
         subprocess.run(cmd(again.url), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
