@@ -115,3 +115,12 @@ def test_a_missing_checkpoint_is_a_harness_error(tmp_path):
 
     with pytest.raises(HarnessError, match="neither a local checkpoint"):
         BundledBackend(str(tmp_path / "nothing-here"))
+
+
+def test_an_engine_crash_fails_the_waiting_requests_instead_of_hanging(backend, monkeypatch):
+    def broken_admit():
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(backend.engine, "_admit", broken_admit)
+    out = collect(backend, [Request(USER, greedy(4), "non-reasoning"), Request(USER, greedy(4, seed=1), "reasoning")])
+    assert sorted(out) == [0, 1] and all("out of memory" in g.error for g in out.values())

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import AsyncIterator, Sequence
 
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request
+
+log = logging.getLogger(__name__)
 
 
 def resolve_checkpoint(model_path: str | Path) -> Path:
@@ -159,7 +162,11 @@ class BundledBackend:
                     self._wake.wait()
                 if self._closed:
                     return
-            self.engine.step()
+            try:
+                self.engine.step()
+            except Exception as e:  # never leave a caller waiting: fail what is in flight or queued
+                log.exception("bundled engine step failed")
+                self.engine.fail(e)
 
     async def aclose(self) -> None:
         with self._wake:

@@ -217,9 +217,17 @@ class Engine:
             try:
                 self._decode_step()
             except Exception as e:  # a failed forward fails the rows in flight, not the engine
-                seqs, self._seqs, self._cache, self._logits, self._seen = self._seqs, [], None, None, None
-                for seq in seqs:
-                    seq.done(Completion("", None, seq.prompt_tokens, len(seq.token_ids), error=f"{type(e).__name__}: {e}"))
+                self.fail(e, queued=False)
+
+    def fail(self, error: Exception, queued: bool = True) -> None:
+        """Fail the rows in flight (and, with `queued`, every waiting sample) with `error`."""
+        seqs, self._seqs, self._cache, self._logits, self._seen = self._seqs, [], None, None, None
+        if queued:
+            with self._lock:
+                jobs, self._queue = list(self._queue), deque()
+            seqs += [seq for job in jobs for seq in job.seqs]
+        for seq in seqs:
+            seq.done(Completion("", None, seq.prompt_tokens, len(seq.token_ids), error=f"{type(error).__name__}: {error}"))
 
     def _decode_step(self) -> None:
         seqs = self._seqs
