@@ -7,11 +7,15 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from exaone_eval.model import load_model  # noqa: E402
-from exaone_eval.model.engine import Continuation, Engine, PromptGroup  # noqa: E402
-from exaone_eval.model.sampling import apply_presence_penalty, choose_tokens, uniform_draw  # noqa: E402
-from exaone_eval.model.tiny import write_tiny_checkpoint  # noqa: E402
-from exaone_eval.types import Sampling  # noqa: E402
+from exaone_eval.model import load_model
+from exaone_eval.model.engine import Continuation, Engine, PromptGroup
+from exaone_eval.model.sampling import (
+    apply_presence_penalty,
+    choose_tokens,
+    uniform_draw,
+)
+from exaone_eval.model.tiny import write_tiny_checkpoint
+from exaone_eval.types import Sampling
 
 PROMPT = "<bos> user w12 w13 w14 w15 w16 assistant <think> "
 FORCE = " w30 w31 </think> "  # the tiny vocabulary's stand-in for BUDGET_FORCING_TEXT

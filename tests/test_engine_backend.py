@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from exaone_eval.model.tiny import write_tiny_checkpoint  # noqa: E402
-from exaone_eval.reasoning import BUDGET_FORCING_TEXT  # noqa: E402
-from exaone_eval.types import Request, Sampling  # noqa: E402
+from exaone_eval.model.tiny import write_tiny_checkpoint
+from exaone_eval.reasoning import BUDGET_FORCING_TEXT
+from exaone_eval.types import Request, Sampling
 
 USER = ({"role": "user", "content": "w12 w13 w14"},)
 TOOLS = ({"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}},)

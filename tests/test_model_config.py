@@ -118,7 +118,7 @@ def folder(tmp_path):
 
 
 def _rewrite(folder, edit):
-    import torch  # noqa: F401
+    import torch
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(folder / "model.safetensors")
@@ -184,7 +184,6 @@ def test_a_bad_config_field_is_named_with_the_file(folder):
 
 def test_sharded_checkpoints_load_through_their_index(folder):
     import torch
-
     from safetensors.torch import load_file, save_file
 
     from exaone_eval.model import load_model

@@ -12,8 +12,8 @@ import asyncio
 import json
 import logging
 import threading
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import AsyncIterator, Sequence
 
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request

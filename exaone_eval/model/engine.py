@@ -18,12 +18,16 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
-from exaone_eval.model.sampling import apply_presence_penalty, choose_tokens, uniform_draw
+from exaone_eval.model.sampling import (
+    apply_presence_penalty,
+    choose_tokens,
+    uniform_draw,
+)
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE
 from exaone_eval.types import Sampling
 

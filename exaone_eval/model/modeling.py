@@ -103,7 +103,7 @@ class KVCache:
         self.ring_pos = _grow(self.ring_pos, ring_slots, -1)
         self.capacity = new_capacity
 
-    def select(self, rows: torch.Tensor | list[int]) -> "KVCache":
+    def select(self, rows: torch.Tensor | list[int]) -> KVCache:
         """A new cache holding the given rows (in that order); repeat a row to fork it."""
         rows = torch.as_tensor(rows, dtype=torch.long, device=self.lengths.device)
         out = object.__new__(KVCache)
@@ -114,7 +114,7 @@ class KVCache:
         out.full_pos, out.ring_pos = self.full_pos[rows], self.ring_pos[rows]
         return out
 
-    def extend(self, other: "KVCache") -> None:
+    def extend(self, other: KVCache) -> None:
         """Append the rows of another cache (continuous batching admits new sequences)."""
         self.resize(other.capacity)
         other.resize(self.capacity)
@@ -371,7 +371,7 @@ class PackedLinear(nn.Module):
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, None, "none", [], "")
 
 
-def pack_linears_for_cpu(model: "ForCausalLM", batch_hint: int = 16) -> int:
+def pack_linears_for_cpu(model: ForCausalLM, batch_hint: int = 16) -> int:
     """Pack every Linear of a CPU model for oneDNN, in place, fusing q/k/v and gate/up into one
     GEMM each. For inference only: the packed layers have no `weight` parameter any more (a
     tied embedding keeps its own). Returns how many GEMMs were packed; 0 (nothing changed)
