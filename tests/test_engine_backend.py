@@ -69,18 +69,34 @@ def test_a_generation_reports_tokens_and_finish_reason(backend):
     assert gen.reasoning is None and gen.answer == gen.text.strip()
 
 
-def test_a_reasoning_cut_at_max_tokens_is_unfinished(backend):
-    gen = collect(backend, [Request(USER, Sampling(1.0, max_tokens=3, seed=5), "reasoning")])[0]
-    assert gen.finish_reason == "length" and "</think>" not in gen.text  # this seed reasons past 3 tokens
-    assert gen.reasoning_closed is False and gen.answer == "" and gen.reasoning == gen.text.strip()
+@pytest.mark.parametrize(
+    "mode, finish, text, reasoning, answer, closed",
+    [
+        ("reasoning", "length", "w20 w21", "w20 w21", "", False),  # cut at its cap: unfinished
+        ("reasoning", "stop", "w20 </think> w22", "w20", "w22", True),
+        ("reasoning", "stop", "w20 w21", None, "w20 w21", True),  # ended on its own without </think>
+        ("non-reasoning", "length", "w20 w21", None, "w20 w21", True),
+    ],
+)
+def test_the_reasoning_split_treats_only_a_reasoning_text_cut_at_its_cap_as_unfinished(
+    mode, finish, text, reasoning, answer, closed
+):
+    from exaone_eval.backends.bundled import _generation
+    from exaone_eval.model.engine import Completion
+
+    gen = _generation(Request(USER, greedy(), mode), Completion(text, finish, 6, 2))
+    assert (gen.text, gen.reasoning, gen.answer, gen.reasoning_closed) == (text, reasoning, answer, closed)
 
 
 def test_the_budget_forces_the_answer_with_the_report_text(backend):
-    request = Request(USER, greedy(50), "reasoning", reasoning_budget=3, answer_max_tokens=4)
-    gen = collect(backend, [request])[0]
-    assert gen.meta["forced_at"] == 3 and BUDGET_FORCING_TEXT in gen.text
-    assert gen.reasoning_closed and gen.reasoning.endswith("directly now.")
-    assert gen.completion_tokens <= 3 + 4
+    requests = [Request(USER, Sampling(1.0, max_tokens=50, seed=s), "reasoning", reasoning_budget=3, answer_max_tokens=4)
+                for s in range(12)]
+    forced = [g for g in collect(backend, requests).values() if "forced_at" in g.meta]
+    assert forced, "no sample reasoned for 3 tokens (the tiny model closed or stopped every time)"
+    for gen in forced:
+        assert gen.meta["forced_at"] == 3 and BUDGET_FORCING_TEXT in gen.text
+        assert gen.reasoning_closed and gen.reasoning.endswith("directly now.")
+        assert gen.completion_tokens <= 3 + 4
 
 
 def test_a_raw_prompt_without_messages_is_continued_without_the_chat_template(backend):
