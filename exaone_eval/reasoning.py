@@ -61,6 +61,17 @@ def join_reasoning(reasoning: str | None, answer: str) -> str:
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{answer}"
 
 
+def render_chat(tokenizer, request: Request) -> str:
+    """The prompt text a chat server would build: the chat template, thinking on in reasoning mode."""
+    return tokenizer.apply_chat_template(
+        [dict(m) for m in request.messages],
+        tools=list(request.tools) if request.tools else None,
+        add_generation_prompt=True,
+        tokenize=False,
+        enable_thinking=request.mode == "reasoning",
+    )
+
+
 # ---- budget forcing over an engine without a hook: which calls one request makes -----------------
 # The openai (completions endpoint) and vllm backends force a budget from the outside: a first
 # call capped at the budget, then, if the reasoning is still open, the forcing text and a second

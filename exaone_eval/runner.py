@@ -225,14 +225,7 @@ async def run_benchmark(
             submit_score(p, gen)
     finally:
         bar.close()
-    scores: dict[str, Score] = {}
-    for key, fut in futures.items():
-        try:
-            scores[key] = await fut
-        except HarnessError:
-            raise
-        except Exception as e:  # a scorer crash is a bug to report, not a zero to hide
-            raise HarnessError(f"{name}: the scorer failed ({type(e).__name__}: {e})") from e
+    scores = await collect_scores(name, futures)
     records = [sample_record(p, gens[p.key], scores[p.key]) for p in planned if p.key in scores]
     write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
     entry = aggregate(name, k, planned, scores, gens)
@@ -245,6 +238,19 @@ async def run_benchmark(
             f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command to retry the rest"
         )
     return entry
+
+
+async def collect_scores(name: str, futures: dict) -> dict[str, Score]:
+    """Await every scoring future; a scorer crash is a bug to report, not a zero to hide."""
+    scores: dict[str, Score] = {}
+    for key, fut in futures.items():
+        try:
+            scores[key] = await fut
+        except HarnessError:
+            raise
+        except Exception as e:
+            raise HarnessError(f"{name}: the scorer failed ({type(e).__name__}: {e})") from e
+    return scores
 
 
 def _fingerprints(out: Path) -> dict:

@@ -27,11 +27,12 @@ from pathlib import Path
 
 from exaone_eval import benchmarks
 from exaone_eval.config import RunConfig
-from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE
+from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, render_chat
 from exaone_eval.runner import (
     Planned,
     Progress,
     aggregate,
+    collect_scores,
     for_each_benchmark,
     load_items,
     plan,
@@ -127,17 +128,6 @@ def load_chat_tokenizer(name: str):
     if not getattr(tokenizer, "chat_template", None):
         raise HarnessError(f"--tokenizer {name}: the tokenizer has no chat template")
     return tokenizer
-
-
-def render_chat(tokenizer, request: Request) -> str:
-    """The prompt text a chat server would build: the chat template, thinking on in reasoning mode."""
-    return tokenizer.apply_chat_template(
-        [dict(m) for m in request.messages],
-        tools=list(request.tools) if request.tools else None,
-        add_generation_prompt=True,
-        tokenize=False,
-        enable_thinking=request.mode == "reasoning",
-    )
 
 
 def prepare_tokens(backend: Backend, cfg: RunConfig, tokenizer: str | None = None) -> Tokens:
@@ -292,15 +282,7 @@ async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], 
         if key in gens and key not in futures:
             futures[key] = (loop.run_in_executor(pool, score_one, name, pair.planned.item, gens[key]) if pool is not None
                             else asyncio.to_thread(score_one, name, pair.planned.item, gens[key]))
-    scores = {}
-    for key, fut in futures.items():
-        try:
-            scores[key] = await fut
-        except HarnessError:
-            raise
-        except Exception as e:  # a scorer crash is a bug to report, not a zero to hide
-            raise HarnessError(f"{name}: the scorer failed ({type(e).__name__}: {e})") from e
-    return scores
+    return await collect_scores(name, futures)
 
 
 async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: SampleStore, tokens: Tokens,

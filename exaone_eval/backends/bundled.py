@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from exaone_eval.reasoning import BUDGET_FORCING_TEXT, split_reasoning
+from exaone_eval.reasoning import BUDGET_FORCING_TEXT, render_chat, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,7 @@ class BundledBackend:
 
     def render(self, request: Request) -> str:
         """The prompt text: the chat template with the generation prompt, thinking per mode."""
-        return self.tokenizer.apply_chat_template(
-            [dict(m) for m in request.messages],
-            tools=list(request.tools) if request.tools else None,
-            add_generation_prompt=True,
-            tokenize=False,
-            enable_thinking=request.mode == "reasoning",
-        )
+        return render_chat(self.tokenizer, request)
 
     def _prompt(self, request: Request) -> tuple[str, str]:
         """(prompt, prefix) for the engine. Without messages the prefix is a raw prompt (the

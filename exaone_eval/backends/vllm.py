@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Sequence
 
-from exaone_eval.reasoning import first_call, second_call, split_reasoning
+from exaone_eval.reasoning import first_call, render_chat, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
 INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]'"
@@ -136,13 +136,7 @@ class VLLMBackend:
 
     def render(self, request: Request) -> str:
         """The prompt text: the chat template with the generation prompt, thinking per mode."""
-        return self.tokenizer.apply_chat_template(
-            [dict(m) for m in request.messages],
-            tools=list(request.tools) if request.tools else None,
-            add_generation_prompt=True,
-            tokenize=False,
-            enable_thinking=request.mode == "reasoning",
-        )
+        return render_chat(self.tokenizer, request)
 
     # ---- generation --------------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ from exaone_eval.types import Generation, Item, Score
 # The instruction of DeepSeek-R1's and Qwen3's math evaluations (the problem, then the boxed-answer
 # request), which the report's baselines were reported with. MathArena's own prompt differs: it puts
 # the instruction first and adds that the answer is an integer between 0 and 999.
+PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+
+
 # math-verify costs milliseconds per answer: the runner scores in worker processes.
 SCORE_IN_PROCESSES = True
-
-PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 
 
 def to_item(row: dict) -> Item:

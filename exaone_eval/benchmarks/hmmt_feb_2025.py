@@ -15,23 +15,8 @@ tokens and reports their mean accuracy.
 
 from __future__ import annotations
 
-from exaone_eval.scoring.math import score_matharena
-from exaone_eval.types import Generation, Item, Score
+# The same schema (problem_idx, problem, answer), prompt and scorer as AIME 2025; only the answers
+# differ in kind (LaTeX expressions rather than integers), which the MathArena-style scorer handles.
+from exaone_eval.benchmarks.aime_2025 import PROMPT, SCORE_IN_PROCESSES, score, to_item
 
-# math-verify costs milliseconds per answer: the runner scores in worker processes.
-SCORE_IN_PROCESSES = True
-
-# The same instruction as AIME 2025 (see aime_2025.PROMPT).
-PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
-
-
-def to_item(row: dict) -> Item:
-    return Item(
-        id=str(row["problem_idx"]),
-        messages=({"role": "user", "content": PROMPT.format(problem=row["problem"])},),
-        reference=str(row["answer"]),
-    )
-
-
-def score(item: Item, gen: Generation) -> Score:
-    return score_matharena(item.reference, gen.answer)
+__all__ = ["PROMPT", "SCORE_IN_PROCESSES", "score", "to_item"]
