@@ -42,7 +42,8 @@ CASES = [
     ("\\boxed{1/576}", 1.0, "1/576"),
     ("First \\boxed{\\frac{1}{24}}, then corrected: \\boxed{\\frac{1}{576}}", 1.0, "\\frac{1}{576}"),
     ("\\boxed{\\frac{1}{24}}", 0.0, "\\frac{1}{24}"),
-    ("The probability is 1/576.", 0.0, None),
+    # No box: MathArena (strict_parsing: false) reads the last integer, 576, which is wrong.
+    ("The probability is 1/576.", 0.0, "576"),
     ("", 0.0, None),
 ]
 

@@ -17,7 +17,10 @@ AIME_CASES = [
     ("70", "\\boxed{70}", 1.0, "70"),
     ("204", "First \\boxed{100}, on reflection \\boxed{204}.", 1.0, "204"),
     ("204", "\\boxed{204} no wait \\boxed{100}", 0.0, "100"),
-    ("33", "The answer is 33.", 0.0, None),
+    # No box: MathArena's AIME config reads the last integer of the answer part.
+    ("33", "The answer is 33.", 1.0, "33"),
+    ("33", "I think 32 or maybe 34", 0.0, "34"),
+    ("33", "No idea.", 0.0, None),
     ("33", "\\boxed{33.0}", 1.0, "33.0"),
     ("16", "\\boxed{\\frac{32}{2}}", 1.0, "\\frac{32}{2}"),
     ("540", "\\fbox{540}", 1.0, "540"),
@@ -37,6 +40,8 @@ def test_an_answer_only_inside_the_reasoning_scores_zero():
     split = split_reasoning("I get \\boxed{70}</think>I am not sure.")
     s = aime_2025.score(item, gen(split.answer, split.reasoning))
     assert s.value == 0.0 and s.extracted is None
+    split = split_reasoning("so 70 it is</think>See above.")
+    assert aime_2025.score(item, gen(split.answer, split.reasoning)).extracted is None
 
 
 def test_an_unclosed_reasoning_scores_zero_even_with_a_correct_boxed_answer():

@@ -1,10 +1,10 @@
 """Math answers: the last \\boxed{...} of the answer part, compared with math-verify.
 
 MathArena (AIME 2025, HMMT Feb 2025) and Qwen's evaluation both take the last boxed expression.
-Here a response with no \\boxed{} has no answer; MathArena's AIME/HMMT configs
-(`strict_parsing: false`) would read the last integer of such a response instead, and HRM8K's
-math-verify mode (KSM) whatever math-verify finds in it: an intentional difference (the issue-2
-spec; tests/test_official_parity.py names it). math-verify decides equivalence (\\frac{1}{2} = 0.5 =
+With no \\boxed{} at all, AIME and HMMT read the last integer, as MathArena's configs
+(`strict_parsing: false`) do (`score_matharena`); KSM and MATH500 (ES) read no answer, where
+HRM8K's math-verify mode would read whatever math-verify finds: an intentional difference that
+tests/test_official_parity.py names. math-verify decides equivalence (\\frac{1}{2} = 0.5 =
 \\dfrac12; 070 = 70); one trailing period is dropped first ("70." = 70), as MathArena and Qwen's
 normalisers do. Where MathArena's own parser misreads a form (\\boxed{\\text{117}},
 \\boxed{\\textbf{70}}), math-verify reads the number and we count it. A string fast path answers
@@ -20,6 +20,7 @@ from exaone_eval.types import Score
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _INTEGER = re.compile(r"[+-]?\d+")
+_LAST_INTEGER = re.compile(r"\b\d+\b")  # MathArena's extract_last_integer pattern
 _TIMEOUT_S = 5  # math-verify's own default, per parse and per verify
 # math-verify compares a decimal with an exact value to 6 decimal places by default (1/576 =
 # 0.001736). MathArena's check_answers wants them within 1e-10: its rows compare to 10 places.
@@ -106,5 +107,15 @@ def score_boxed(reference, answer_text: str, list_answer: bool = False, float_ro
 def score_matharena(reference: str, answer_text: str) -> Score:
     """MathArena's reading (AIME 2025, HMMT Feb 2025): a gold answer with a comma is a list, and a
     list answer may be boxed piece by piece on one line (runner.py: `list_answer = "," in answer`);
-    a decimal must match an exact answer to 10 places."""
-    return score_boxed(reference, answer_text, "," in reference, MATHARENA_FLOAT_ROUNDING)
+    a decimal must match an exact answer to 10 places. With no \boxed{} at all, MathArena's
+    AIME/HMMT configs (`strict_parsing: false`, parser.py `extract_last_integer`) read the last
+    integer of the text, and so do we: the same output gets the same verdict."""
+    score = score_boxed(reference, answer_text, "," in reference, MATHARENA_FLOAT_ROUNDING)
+    if score.extracted is not None:
+        return score
+    integers = _LAST_INTEGER.findall(answer_text)
+    if not integers:
+        return Score(0.0, None, {"reason": "no \\boxed{} answer and no integer"})
+    extracted = str(int(integers[-1]))
+    return Score(float(math_equal(str(reference), extracted, MATHARENA_FLOAT_ROUNDING)), extracted,
+                 {"fallback": "last integer (MathArena strict_parsing: false)"})
