@@ -251,3 +251,27 @@ def test_the_spec_is_ready_and_lists_simple_first():
     spec = get_spec("bfcl_v3")
     assert spec.status == "ready" and spec.configs[0] == "simple"
     assert set(spec.configs) == set(bfcl_v3.SUPPORTED)
+
+
+def test_plain_arithmetic_in_an_argument_is_evaluated_as_bfcl_does():
+    item = bfcl_v3.to_item(SIMPLE_ROW)
+    assert bfcl_v3.score(item, gen("[geometry.circle_area(radius=1+2)]")).value == 1.0
+
+
+@pytest.mark.parametrize("payload", [
+    "open({marker!r}, 'w').write('x') + 1",
+    "__import__('pathlib').Path({marker!r}).touch() or 3",  # not a BinOp: never evaluated by BFCL either
+    "len(str(open({marker!r}, 'w'))) * 1",
+])
+def test_model_output_that_would_run_code_is_never_evaluated(tmp_path, payload):
+    marker = str(tmp_path / "ran")
+    item = bfcl_v3.to_item(SIMPLE_ROW)
+    s = bfcl_v3.score(item, gen(f"[geometry.circle_area(radius={payload.format(marker=marker)})]"))
+    assert s.value == 0.0
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("answer", ["[geometry.circle_area(radius=10**10**9)]", "[geometry.circle_area(radius='a'*10**9)]"])
+def test_arithmetic_bombs_are_refused_before_evaluation(answer):
+    s = bfcl_v3.score(bfcl_v3.to_item(SIMPLE_ROW), gen(answer))
+    assert s.value == 0.0 and s.extracted is None and "not evaluated" in s.detail["error"]

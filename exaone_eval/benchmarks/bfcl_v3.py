@@ -25,12 +25,17 @@ python, java, javascript; multiple; parallel; parallel_multiple; irrelevance); L
 item-weighted over the live categories; Multi-turn = mean(base, miss_func, miss_param,
 long_context). Multi-turn is not built yet, so `overall` is always named as partial.
 
-Warning: BFCL's decoder `eval`s arithmetic and lambdas found in argument values, as the
-official evaluation does; score only outputs of models you would run yourself.
+Model output is untrusted: BFCL's decoder `eval`s any binary operation it finds in an argument
+value (`f(x=2*3)` -> 6, but also `f(x=__import__("os").system("...") + 1)`). `score` first walks
+the answer's syntax tree the way BFCL's Python decoder parses it and refuses an answer whose
+arithmetic holds anything but numbers and operators (or an exponent past 64): such an answer is a
+decoding failure, which is also what BFCL's eval would mostly produce (a NameError), and nothing
+of it runs.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib.resources
 import json
@@ -154,6 +159,35 @@ def _plain(value):
     return json.loads(json.dumps(value, default=repr))
 
 
+_SAFE_ARITHMETIC = (ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Constant)
+MAX_EXPONENT = 64
+
+
+def refuse_unsafe_arithmetic(answer: str) -> None:
+    """Raise ValueError when BFCL's Python decoder would `eval` more than plain arithmetic.
+
+    Mirrors the decoder's own preprocessing (`default_decode_ast_prompting` then `ast_parse`):
+    strip backticks, wrap in brackets, strip brackets and quotes, parse as an expression. Text
+    that does not parse is left to the decoder, which fails on it without evaluating anything.
+    """
+    text = answer.strip("`\n ")
+    text = ("" if text.startswith("[") else "[") + text + ("" if text.endswith("]") else "]")
+    try:
+        tree = ast.parse(text.strip("[]'"), mode="eval")
+    except (SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.BinOp):
+            continue
+        for part in ast.walk(node):
+            if not isinstance(part, _SAFE_ARITHMETIC) or (isinstance(part, ast.Constant) and not isinstance(part.value, (int, float, complex))):
+                raise ValueError(f"unsafe expression in an argument: {ast.unparse(node)[:80]!r} (not evaluated)")
+            if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Pow):
+                exponent = part.right
+                if not (isinstance(exponent, ast.Constant) and isinstance(exponent.value, (int, float)) and abs(exponent.value) <= MAX_EXPONENT):
+                    raise ValueError(f"exponent too large or not a number: {ast.unparse(node)[:80]!r} (not evaluated)")
+
+
 def score(item: Item, gen: Generation) -> Score:
     from bfcl.eval_checker.ast_eval.ast_checker import ast_checker
     from bfcl.model_handler.utils import default_decode_ast_prompting
@@ -162,6 +196,8 @@ def score(item: Item, gen: Generation) -> Score:
     category = item.meta["category"]
     language = "Python" if category in RELEVANCE else LANGUAGE.get(category, "Python")
     try:
+        if language == "Python":
+            refuse_unsafe_arithmetic(gen.answer)
         decoded = default_decode_ast_prompting(gen.answer, language)
     except Exception as e:  # the decoder raises SyntaxError, AssertionError, ValueError, ... on free text
         decoded, decode_error = None, f"{type(e).__name__}: {e}"
