@@ -159,7 +159,7 @@ def cmd_run(args) -> int:
     try:
         scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
     except KeyboardInterrupt:
-        print(f"exaone-eval: interrupted; finished samples are saved in {cfg.out}: rerun the same command to resume", file=sys.stderr)
+        print(f"exaone-eval: interrupted; finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to resume", file=sys.stderr)
         return 130
     print(scored_entries_table(scores, only=[key for key in scores if key.partition("@")[0] in cfg.benchmarks]))
     if cfg.budgets:

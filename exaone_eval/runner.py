@@ -235,7 +235,7 @@ async def run_benchmark(
     if errors:
         raise HarnessError(
             f"{name}: {len(errors)} of {len(planned)} samples failed (first: {errors[0]}); "
-            f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command to retry the rest"
+            f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to retry the rest"
         )
     return entry
 

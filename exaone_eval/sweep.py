@@ -330,7 +330,7 @@ async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: Sa
     if sweep.errors:
         raise HarnessError(
             f"{name}: {len(sweep.errors)} budget-sweep requests failed (first: {sweep.errors[0]}); the finished "
-            f"samples are saved in {cfg.out}: rerun the same command to retry the rest"
+            f"samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to retry the rest"
         )
     return entries
 
