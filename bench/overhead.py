@@ -6,7 +6,7 @@ seconds from process start to the server's first request, and peak RSS. The serv
 instantly (exaone_eval.fake_server in its own process, on 127.0.0.1), stops by itself, and each
 tool runs in its own process measured with wait4.
 
-    python bench/overhead.py [--requests 2000] [--concurrency 64] [--skip-lm-eval]
+    python bench/overhead.py [--requests 2000] [--concurrency 64] [--lm-eval-concurrency N] [--skip-lm-eval]
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--skip-lm-eval", action="store_true", help="measure exaone-eval only")
+    parser.add_argument("--lm-eval-concurrency", type=int, help="lm-eval's num_concurrent (default: --concurrency; lm-eval's own default is 1)")
     args = parser.parse_args()
     n = args.requests
 
@@ -101,12 +102,12 @@ def main() -> None:
         env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
         results["lm-eval local-chat-completions"] = measure(
             [sys.executable, "-m", "lm_eval", "--model", "local-chat-completions", "--tasks", "overhead_bench", "--include_path", str(task_dir),
-             "--model_args", f"model=fake,base_url=http://127.0.0.1:{{port}}/v1/chat/completions,num_concurrent={args.concurrency},max_retries=1,tokenized_requests=False",
+             "--model_args", f"model=fake,base_url=http://127.0.0.1:{{port}}/v1/chat/completions,num_concurrent={args.lm_eval_concurrency or args.concurrency},max_retries=1,tokenized_requests=False",
              "--apply_chat_template", "--output_path", str(tmp / "lm_eval_out")],
             env=env,
         )
 
-    print(f"{n} requests, concurrency {args.concurrency}, instant server on 127.0.0.1, {os.cpu_count()} CPUs")
+    print(f"{n} requests, concurrency {args.concurrency} (lm-eval: {args.lm_eval_concurrency or args.concurrency}), instant server on 127.0.0.1, {os.cpu_count()} CPUs")
     print(f"{'tool':<34} {'req/s':>8} {'wall s':>8} {'first request s':>16} {'peak RSS MB':>12}")
     for tool, r in results.items():
         print(f"{tool:<34} {r['answered'] / r['wall_s']:>8.1f} {r['wall_s']:>8.2f} {r['first_request_s']:>16.2f} {r['peak_rss_mb']:>12.0f}")
