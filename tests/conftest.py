@@ -35,6 +35,31 @@ def fake_server():
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny matrices: a second OpenMP thread only adds contention (30x slower on a busy 2-core box).
+    Modules of torch tests use it with `pytestmark = pytest.mark.usefixtures("torch_one_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_backend(tmp_path_factory):
+    """The bundled backend over a tiny random hybrid EXAONE 4.0 checkpoint (exaone_eval.model.tiny)."""
+    import asyncio
+
+    from exaone_eval.backends.bundled import BundledBackend
+    from exaone_eval.model.tiny import write_tiny_checkpoint
+
+    backend = BundledBackend(str(write_tiny_checkpoint(tmp_path_factory.mktemp("tiny"), "hybrid", seed=0)), max_batch=8)
+    yield backend
+    asyncio.run(backend.aclose())
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

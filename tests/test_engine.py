@@ -21,13 +21,7 @@ PROMPT = "<bos> user w12 w13 w14 w15 w16 assistant <think> "
 FORCE = " w30 w31 </think> "  # the tiny vocabulary's stand-in for BUDGET_FORCING_TEXT
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: a second OpenMP thread only adds contention (30x slower on a busy 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

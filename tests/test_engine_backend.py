@@ -9,7 +9,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from exaone_eval.model.tiny import write_tiny_checkpoint
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT
 from exaone_eval.types import Request, Sampling
 
@@ -17,22 +16,12 @@ USER = ({"role": "user", "content": "w12 w13 w14"},)
 TOOLS = ({"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}},)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    from exaone_eval.backends.bundled import BundledBackend
-
-    folder = write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "hybrid", seed=0)
-    b = BundledBackend(str(folder), max_batch=4)
-    yield b
-    asyncio.run(b.aclose())
+def backend(tiny_backend):
+    return tiny_backend
 
 
 def collect(backend, requests):

@@ -14,7 +14,6 @@ pytest.importorskip("transformers")
 from conftest import AIME_ROWS, write_jsonl  # noqa: E402
 
 from exaone_eval.config import ModelPreset, RunConfig  # noqa: E402
-from exaone_eval.model.tiny import write_tiny_checkpoint  # noqa: E402
 from exaone_eval.runner import load_items, plan  # noqa: E402
 from exaone_eval.store import SampleStore, request_key  # noqa: E402
 from exaone_eval.sweep import budget_request, run_sweep  # noqa: E402
@@ -23,21 +22,12 @@ BUDGETS = (4, 8, 16, 32)
 ANSWER_MAX = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: a second OpenMP thread only adds contention on a busy 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    from exaone_eval.backends.bundled import BundledBackend
-
-    checkpoint = write_tiny_checkpoint(tmp_path_factory.mktemp("tiny"), "hybrid", seed=0)
-    return BundledBackend(checkpoint, max_batch=8)
+def backend(tiny_backend):
+    return tiny_backend
 
 
 def _config(tmp_path: Path, backend) -> RunConfig:
