@@ -161,6 +161,15 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         print(f"exaone-eval: interrupted; finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to resume", file=sys.stderr)
         return 130
+    except HarnessError:
+        # Some benchmarks could not run (gated data, a dead server): show what did, then the error.
+        scores_path = cfg.out / "scores.json"
+        if scores_path.is_file():
+            import json
+
+            scores = json.loads(scores_path.read_text())
+            print(scored_entries_table(scores, only=[key for key in scores if key.partition("@")[0] in cfg.benchmarks]))
+        raise
     print(scored_entries_table(scores, only=[key for key in scores if key.partition("@")[0] in cfg.benchmarks]))
     if cfg.budgets:
         from exaone_eval.sweep import token_summary

@@ -128,3 +128,17 @@ def test_a_suite_run_skips_unbuilt_benchmarks_visibly(tmp_path, fake_server):
     scores = json.loads((tmp_path / "r" / "scores.json").read_text())
     assert scores["ko_longbench"] == {"skipped": "in-house data"}
     assert scores["aime_2025"]["n_items"] == 3
+
+
+def test_a_run_with_an_unloadable_benchmark_still_prints_what_did_run(tmp_path, fake_server, capsys, monkeypatch):
+    import datasets
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("offline")))
+    server = fake_server()
+    write_jsonl(tmp_path / "d" / "aime_2025.jsonl", AIME_ROWS)
+    code = main(["run", "--suite", "reasoning", "--model", "32b", "--benchmarks", "aime_2025,ifeval", "--base-url", server.url,
+                 "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "r"), "--k", "1", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "aime_2025" in captured.out and "data unavailable" in captured.out
+    assert "ifeval: cannot load google/IFEval" in captured.err
