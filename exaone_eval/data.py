@@ -55,6 +55,9 @@ def local_file(spec: TaskSpec, data_dir: Path | None) -> Path | None:
 def _load_hub(spec: TaskSpec) -> list[dict]:
     if not spec.hub_id:
         raise HarnessError(f"{spec.name}: no Hub dataset; pass --data-dir DIR with {spec.name}.jsonl")
+    global _hub_unreachable
+    if _hub_unreachable is not None:  # huggingface_hub retries ~25 s per dataset; once is enough
+        raise HarnessError(_hub_error(spec, None, _hub_unreachable))
     import datasets
 
     rows: list[dict] = []
@@ -62,12 +65,25 @@ def _load_hub(spec: TaskSpec) -> list[dict]:
         try:
             ds = datasets.load_dataset(spec.hub_id, config, split=spec.split, revision=spec.revision)
         except Exception as e:  # datasets / huggingface_hub raise a zoo of types; classify by message
+            if _is_offline(e):
+                _hub_unreachable = e
             raise HarnessError(_hub_error(spec, config, e)) from None
         for row in ds:
             if len(spec.configs) > 1:
                 row[spec.config_column or "config"] = config
             rows.append(row)
     return rows
+
+
+_hub_unreachable: Exception | None = None
+"""The connection error of the first Hub load that could not reach the Hub, in this process."""
+
+
+def _is_offline(e: Exception) -> bool:
+    text = f"{type(e).__name__}: {e}"
+    return isinstance(e, ConnectionError) or any(
+        w in text for w in ("Couldn't reach", "LocalEntryNotFoundError", "Name or service not known", "Connection refused")
+    )
 
 
 def _hub_error(spec: TaskSpec, config: str | None, e: Exception) -> str:

@@ -12,6 +12,16 @@ from exaone_eval.fake_server import FakeOpenAIServer
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def hub_reachable_again():
+    """data.py remembers an unreachable Hub for the rest of the process; each test starts afresh."""
+    from exaone_eval import data
+
+    data._hub_unreachable = None
+    yield
+    data._hub_unreachable = None
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """`../shared/data` (AIME, HMMT, IFEval, MMLU-Pro rows in the Hub schema); skip when absent."""

@@ -142,3 +142,19 @@ def test_a_run_with_an_unloadable_benchmark_still_prints_what_did_run(tmp_path, 
     assert code == 2
     assert "aime_2025" in captured.out and "data unavailable" in captured.out
     assert "ifeval: cannot load google/IFEval" in captured.err
+
+
+def test_once_the_hub_is_unreachable_later_benchmarks_fail_fast_without_asking_again(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def offline(*a, **k):
+        calls.append(a[0])
+        raise ConnectionError("Couldn't reach 'google/IFEval' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    for name in ("ifeval", "mmlu_pro"):
+        with pytest.raises(HarnessError, match=f"pass --data-dir DIR with {name}.jsonl"):
+            load_rows(get_spec(name), None)
+    assert calls == ["google/IFEval"]
