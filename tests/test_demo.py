@@ -1,0 +1,30 @@
+"""The README's first command, `exaone-eval run --suite demo --model demo`, end to end (one item)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exaone_eval.cli import main
+
+
+@pytest.mark.slow
+def test_the_demo_suite_runs_offline_on_the_bundled_demo_model_and_writes_a_run_directory(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("bfcl")
+    from exaone_eval.model.gguf import demo_model_dir
+    from exaone_eval.types import HarnessError
+
+    try:
+        demo_model_dir()  # the ordinary cache: converted once, then reused
+    except HarnessError as e:
+        pytest.skip(str(e))
+    assert main(["run", "--suite", "demo", "--model", "demo", "--limit", "1", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    entry = json.loads((tmp_path / "run" / "scores.json").read_text())["bfcl_v3"]
+    assert entry["n_items"] == 1 and entry["n_samples"] == 1 and entry["failed"] == 0
+    sample = json.loads((tmp_path / "run" / "samples" / "bfcl_v3.jsonl").read_text().splitlines()[0])
+    assert sample["id"] == "simple_0" and sample["response"].strip() and sample["completion_tokens"] > 0
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["backend"] == "bundled" and run["model"]["name"] == "demo"
+    assert "bfcl_v3" in capsys.readouterr().out
