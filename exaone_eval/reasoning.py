@@ -72,6 +72,20 @@ def render_chat(tokenizer, request: Request) -> str:
     )
 
 
+def raw_prompt(render, request: "Request") -> tuple[str, str]:
+    """(prompt, prefix) of a request sent as raw text: the chat template rendered by `render`
+    (nothing for a request without messages, a raw continuation), and the assistant text already
+    generated. Raises ValueError with a one-line reason."""
+    try:
+        prompt = render(request) if request.messages else ""
+    except Exception as e:  # a template error is the request's failure, not the run's
+        raise ValueError(f"chat template failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
+    prefix = request.prefix or ""
+    if not prompt and not prefix:
+        raise ValueError("a request needs messages or a prefix")
+    return prompt, prefix
+
+
 # ---- budget forcing over an engine without a hook: which calls one request makes -----------------
 # The openai (completions endpoint) and vllm backends force a budget from the outside: a first
 # call capped at the budget, then, if the reasoning is still open, the forcing text and a second

@@ -26,7 +26,7 @@ import time
 import zlib
 from typing import AsyncIterator, Awaitable, Callable, Sequence
 
-from exaone_eval.reasoning import first_call, join_reasoning, second_call, split_reasoning
+from exaone_eval.reasoning import first_call, join_reasoning, raw_prompt, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -195,12 +195,9 @@ class OpenAIBackend:
         if req.messages and self.render is None:
             return _failed(NEEDS_TOKENIZER)
         try:
-            prompt = self.render(req) if req.messages else ""
-        except Exception as e:
-            return _failed(f"chat template failed: {type(e).__name__}: {e}")
-        text = req.prefix or ""
-        if not prompt and not text:
-            return _failed("a request needs messages or a prefix")
+            prompt, text = raw_prompt(self.render, req)
+        except ValueError as e:
+            return _failed(str(e))
         s = req.sampling
         plan = first_call(req, text)
         sticky = zlib.crc32(f"{prompt}\x1f{s.seed}".encode())

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Sequence
 
-from exaone_eval.reasoning import first_call, render_chat, second_call, split_reasoning
+from exaone_eval.reasoning import first_call, raw_prompt, render_chat, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
 INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]'"
@@ -160,12 +160,9 @@ class VLLMBackend:
 
     async def _one(self, request: Request) -> Generation:
         try:
-            prompt = self.render(request) if request.messages else ""
-        except Exception as e:
-            return _failed(f"chat template failed: {type(e).__name__}: {_short(e)}")
-        text = request.prefix or ""
-        if not prompt and not text:
-            return _failed("a request needs messages or a prefix")
+            prompt, text = raw_prompt(self.render, request)
+        except ValueError as e:
+            return _failed(str(e))
         plan = first_call(request, text)
         rank = None
         if plan.budget is not None and self.data_parallel_size > 1:
