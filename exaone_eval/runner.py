@@ -19,7 +19,6 @@ import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from exaone_eval import benchmarks, stats
 from exaone_eval.config import RunConfig, sample_seed, sampling_for
@@ -230,7 +229,7 @@ async def run_benchmark(
     write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
     entry = aggregate(name, k, planned, scores, gens)
     entry["failed"] = len(errors)
-    update_json(cfg.out / "run.json", {"data_fingerprints": {**_fingerprints(cfg.out), name: fingerprint}})
+    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
     update_json(cfg.out / "scores.json", {name: entry})
     if errors:
         raise HarnessError(
@@ -251,11 +250,6 @@ async def collect_scores(name: str, futures: dict) -> dict[str, Score]:
         except Exception as e:
             raise HarnessError(f"{name}: the scorer failed ({type(e).__name__}: {e})") from e
     return scores
-
-
-def _fingerprints(out: Path) -> dict:
-    path = out / "run.json"
-    return json.loads(path.read_text()).get("data_fingerprints", {}) if path.exists() else {}
 
 
 class Judge:

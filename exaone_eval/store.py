@@ -107,9 +107,16 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
     write_atomic(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records))
 
 
-def update_json(path: Path, updates: dict) -> dict:
-    """Merge `updates` into the JSON object at `path` (created if absent) and rewrite it atomically."""
+def update_json(path: Path, updates: dict, merge_keys: tuple[str, ...] = ()) -> dict:
+    """Merge `updates` into the JSON object at `path` (created if absent) and rewrite it atomically.
+
+    Top-level keys are replaced, except those in `merge_keys`, whose dict values are merged one
+    level down (run.json's per-benchmark `data_fingerprints`, written benchmark by benchmark).
+    """
     current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for key in merge_keys:
+        if key in updates:
+            updates = {**updates, key: {**current.get(key, {}), **updates[key]}}
     current.update(updates)
     write_atomic(path, json.dumps(current, indent=2, ensure_ascii=False, default=str) + "\n")
     return current

@@ -319,13 +319,12 @@ async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: Sa
         entries[f"{name}@{b}"] = entry
         generated += used
     write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
-    run = json.loads((cfg.out / "run.json").read_text()) if (cfg.out / "run.json").exists() else {}
     update_json(cfg.out / "run.json", {
-        "data_fingerprints": {**run.get("data_fingerprints", {}), name: fingerprint},
+        "data_fingerprints": {name: fingerprint},
         # What the sweep generated, beside what separate runs per budget would have (exactly the
         # same samples: a direct budget-b run's completion tokens).
-        "sweep_tokens": {**run.get("sweep_tokens", {}), name: {"generated": generated, "separate_runs": direct}},
-    })
+        "sweep_tokens": {name: {"generated": generated, "separate_runs": direct}},
+    }, merge_keys=("data_fingerprints", "sweep_tokens"))
     update_json(cfg.out / "scores.json", entries)
     if sweep.errors:
         raise HarnessError(

@@ -141,3 +141,13 @@ def test_kill_9_mid_run_loses_at_most_the_requests_in_flight(tmp_path):
     # Everything answered before the kill was stored, except what was in flight (at most 2).
     assert 120 - answered <= regenerated <= 120 - answered + 2
     assert len(_samples(tmp_path)) == 120
+
+
+def test_run_json_keeps_every_benchmarks_fingerprint_as_they_are_written_one_by_one(tmp_path):
+    from exaone_eval.store import update_json
+
+    path = tmp_path / "run.json"
+    update_json(path, {"model": "m", "data_fingerprints": {"a": "1"}}, merge_keys=("data_fingerprints",))
+    update_json(path, {"data_fingerprints": {"b": "2"}}, merge_keys=("data_fingerprints",))
+    update_json(path, {"model": "n"})
+    assert json.loads(path.read_text()) == {"model": "n", "data_fingerprints": {"a": "1", "b": "2"}}

@@ -11,16 +11,7 @@ BACKENDS = ("openai", "vllm", "bundled")
 
 def make_backend(cfg: RunConfig):
     if cfg.backend == "openai":
-        from exaone_eval.backends.openai import OpenAIBackend
-
-        return OpenAIBackend(
-            cfg.base_urls,
-            model=cfg.model.hf_id,
-            api_key=cfg.api_key,
-            concurrency=cfg.concurrency,
-            request_timeout=cfg.request_timeout,
-            max_retries=cfg.max_retries,
-        )
+        return _openai(cfg, cfg.base_urls, cfg.model.hf_id, cfg.api_key, vllm_extras=True)
     if cfg.backend == "bundled":
         try:
             from exaone_eval.backends.bundled import BundledBackend
@@ -56,14 +47,13 @@ def make_judge_backend(cfg: RunConfig):
         return None
     if not cfg.judge_model:
         raise HarnessError("--judge-base-url needs --judge-model (the judge's model name on that server)")
+    # A hosted judge (the report's gpt-4.1) rejects vLLM-only fields: send none.
+    return _openai(cfg, cfg.judge_base_url.split(","), cfg.judge_model, cfg.judge_api_key, vllm_extras=False)
+
+
+def _openai(cfg: RunConfig, urls: list[str], model: str, api_key: str | None, vllm_extras: bool):
+    """An OpenAI-compatible backend with the run's concurrency, timeout and retry settings."""
     from exaone_eval.backends.openai import OpenAIBackend
 
-    return OpenAIBackend(
-        cfg.judge_base_url.split(","),
-        model=cfg.judge_model,
-        api_key=cfg.judge_api_key,
-        concurrency=cfg.concurrency,
-        request_timeout=cfg.request_timeout,
-        max_retries=cfg.max_retries,
-        vllm_extras=False,
-    )
+    return OpenAIBackend(urls, model=model, api_key=api_key, concurrency=cfg.concurrency,
+                         request_timeout=cfg.request_timeout, max_retries=cfg.max_retries, vllm_extras=vllm_extras)
