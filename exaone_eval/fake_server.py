@@ -25,6 +25,10 @@ def echo_responder(body: dict) -> dict:
     return {"content": f"seed={body.get('seed')}", "completion_tokens": 3}
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default backlog of 5 refuses bursts of 64 concurrent requests
+
+
 class FakeOpenAIServer:
     def __init__(self, responder: Responder = echo_responder, fail_first: list[int] | None = None,
                  retry_after: float | None = None, die_after: int | None = None, port: int = 0):
@@ -36,8 +40,7 @@ class FakeOpenAIServer:
         self.answered = 0
         self.first_request_at: float | None = None  # time.time() of the first request (bench/)
         self.lock = threading.Lock()
-        ThreadingHTTPServer.request_queue_size = 1024  # the default backlog of 5 refuses bursts of 64
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
