@@ -118,7 +118,6 @@ def folder(tmp_path):
 
 
 def _rewrite(folder, edit):
-    import torch
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(folder / "model.safetensors")
