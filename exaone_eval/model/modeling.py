@@ -13,6 +13,8 @@ Llama layer (pre-norm):
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 
 import torch
@@ -20,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from exaone_eval.model.config import ModelConfig, RopeScaling
+
+log = logging.getLogger(__name__)
 
 
 class RMSNorm(nn.Module):
@@ -212,6 +216,7 @@ class Attention(nn.Module):
             self.q_norm = RMSNorm(D, config.rms_norm_eps)
             self.k_norm = RMSNorm(D, config.rms_norm_eps)
         self.qkv_proj = None  # set by pack_linears_for_cpu: q, k and v in one GEMM
+        self.cpu_kernels = False  # set by pack_linears_for_cpu: one-token steps use cpu_gemm's attention
 
     def forward(self, x: torch.Tensor, cache: KVCache, plan: StepPlan) -> torch.Tensor:
         B, T, _ = x.shape
@@ -228,6 +233,12 @@ class Attention(nn.Module):
         if self.use_rope:
             q, k = apply_rope(q, plan.rope), apply_rope(k, plan.rope)
         keys, values, mask = self._cached(k, v, cache, plan)  # [B, K, S, D] x2, [B, 1, T, S]
+        if T == 1 and self.cpu_kernels:
+            from exaone_eval.model.cpu_gemm import decode_attention
+
+            out = decode_attention(q.reshape(B, H, D), keys, values, mask, self.head_dim**-0.5)
+            if out is not None:
+                return self.o_proj(out.view(B, 1, H * D))
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2), keys, values, attn_mask=mask, scale=self.head_dim**-0.5, enable_gqa=True
         )  # [B, H, T, D]
@@ -262,10 +273,16 @@ class MLP(nn.Module):
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
         self.gate_up_proj = None  # set by pack_linears_for_cpu: gate and up in one GEMM
+        self.cpu_kernels = False  # set by pack_linears_for_cpu: silu(gate) * up by cpu_gemm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gate_up_proj is not None:
-            gate, up = self.gate_up_proj(x).chunk(2, -1)
+            gate_up = self.gate_up_proj(x)
+            if self.cpu_kernels:
+                from exaone_eval.model.cpu_gemm import silu_mul
+
+                return self.down_proj(silu_mul(gate_up))
+            gate, up = gate_up.chunk(2, -1)
         else:
             gate, up = self.gate_proj(x), self.up_proj(x)
         return self.down_proj(F.silu(gate) * up)
@@ -372,25 +389,43 @@ class PackedLinear(nn.Module):
 
 
 def pack_linears_for_cpu(model: ForCausalLM, batch_hint: int = 16) -> int:
-    """Pack every Linear of a CPU model for oneDNN, in place, fusing q/k/v and gate/up into one
-    GEMM each. For inference only: the packed layers have no `weight` parameter any more (a
-    tied embedding keeps its own). Returns how many GEMMs were packed; 0 (nothing changed)
-    when this torch build has no oneDNN linear or the model is not on the CPU."""
-    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
-        return 0
+    """Pack every Linear of a CPU model for the fastest CPU GEMM here, in place, fusing q/k/v and
+    gate/up into one GEMM each: the engine's own AVX2 kernel (`cpu_gemm.py`) for fp32 models where
+    it builds, else oneDNN's prepacked linear (the reason is logged once). For inference only: the
+    packed layers have no `weight` parameter any more (a tied embedding keeps its own). Sets
+    `model.cpu_gemm` to the kernel used and returns how many GEMMs were packed; 0 (nothing
+    changed) when the model is not on the CPU or this torch build has neither kernel."""
+    from exaone_eval.model import cpu_gemm
+
     if model.model.embed_tokens.weight.device.type != "cpu":
         return 0
-    packed = 0
+    kernel, why = cpu_gemm.choose(model.model.embed_tokens.weight.dtype)
+    if kernel == "onednn":
+        if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+            return 0
+        _log_once(f"CPU GEMMs: oneDNN prepacked ({why})")
+
+    def packed(weight: torch.Tensor) -> nn.Module:
+        return cpu_gemm.PanelLinear(weight) if kernel == "avx2" else PackedLinear(weight, batch_hint)
+
+    count = 0
     for layer in model.model.layers:
         attn, mlp = layer.self_attn, layer.mlp
         if attn.qkv_proj is None:
-            attn.qkv_proj = PackedLinear(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]), batch_hint)
+            attn.qkv_proj = packed(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]))
             del attn.q_proj, attn.k_proj, attn.v_proj
-            attn.o_proj = PackedLinear(attn.o_proj.weight, batch_hint)
-            mlp.gate_up_proj = PackedLinear(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), batch_hint)
+            attn.o_proj = packed(attn.o_proj.weight)
+            mlp.gate_up_proj = packed(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]))
             del mlp.gate_proj, mlp.up_proj
-            mlp.down_proj = PackedLinear(mlp.down_proj.weight, batch_hint)
-        packed += 4
+            mlp.down_proj = packed(mlp.down_proj.weight)
+        attn.cpu_kernels = mlp.cpu_kernels = kernel == "avx2"
+        count += 4
     if isinstance(model.lm_head, nn.Linear):
-        model.lm_head = PackedLinear(model.lm_head.weight, batch_hint)
-    return packed + 1
+        model.lm_head = packed(model.lm_head.weight)
+    model.cpu_gemm = kernel
+    return count + 1
+
+
+@functools.lru_cache(maxsize=None)
+def _log_once(message: str) -> None:
+    log.warning(message)
