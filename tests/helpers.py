@@ -18,3 +18,26 @@ def aime_solver(body: dict) -> dict:
     a, op, b = re.search(r"What is (\d+)([+*])(\d+)", prompt).groups()
     value = int(a) + int(b) if op == "+" else int(a) * int(b)
     return {"content": f"<think>easy</think>The answer is \\boxed{{{value}}}.", "completion_tokens": 7}
+
+
+CPU_KERNELS = ["avx2", "onednn"]  # the two CPU GEMM paths of pack_linears_for_cpu
+
+
+def pack_for_cpu(model, kernel: str) -> None:
+    """Pack `model` with the named CPU kernel (cpu_gemm's AVX2 kernels or oneDNN), or skip the test
+    where that kernel can't run here."""
+    import pytest
+
+    from exaone_eval.model import cpu_gemm
+    from exaone_eval.model.modeling import pack_linears_for_cpu
+
+    if kernel == "avx2":
+        try:
+            cpu_gemm.library()
+        except cpu_gemm.GemmUnavailable as e:
+            pytest.skip(f"the AVX2 kernels can't be built here: {e}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EXAONE_EVAL_CPU_GEMM", kernel)
+        if not pack_linears_for_cpu(model):
+            pytest.skip("this torch build has no oneDNN linear")
+    assert model.cpu_gemm == kernel

@@ -154,3 +154,17 @@ def test_packing_a_model_uses_the_kernels_and_keeps_its_logits(kernels, tmp_path
         steps = [packed(ids[:, t:t + 1], cache) for t in range(8, 12)]  # one-token steps: the C attention
     got = torch.cat([prompt, *steps], 1)
     assert (got - expected).abs().max().item() <= 1e-4
+
+
+def test_an_unwritable_cache_is_a_reason_not_a_crash(monkeypatch, tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("EXAONE_EVAL_CACHE", str(blocker))
+    monkeypatch.setenv("EXAONE_EVAL_CPU_GEMM", "auto")
+    monkeypatch.setattr(cpu_gemm, "_check_platform", lambda: None)
+    cpu_gemm.library.cache_clear()
+    try:
+        kernel, why = cpu_gemm.choose(torch.float32)
+    finally:
+        cpu_gemm.library.cache_clear()
+    assert kernel == "onednn" and f"can't build {blocker}/kernels/cpu_gemm-" in why

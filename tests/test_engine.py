@@ -16,6 +16,7 @@ from exaone_eval.model.sampling import (
 )
 from exaone_eval.model.tiny import write_tiny_checkpoint
 from exaone_eval.types import Sampling
+from helpers import CPU_KERNELS, pack_for_cpu  # noqa: E402
 
 PROMPT = "<bos> user w12 w13 w14 w15 w16 assistant <think> "
 FORCE = " w30 w31 </think> "  # the tiny vocabulary's stand-in for BUDGET_FORCING_TEXT
@@ -29,15 +30,14 @@ def checkpoint(tmp_path_factory):
     return write_tiny_checkpoint(tmp_path_factory.mktemp("hybrid"), "hybrid", seed=0)
 
 
-@pytest.fixture(scope="module", params=["plain", "cpu-packed"])
+@pytest.fixture(scope="module", params=["plain", *CPU_KERNELS])
 def engine_parts(request, checkpoint):
-    """The model as loaded, and as the bundled backend runs it on CPU (oneDNN-packed GEMMs)."""
+    """The model as loaded, and as the bundled backend runs it on CPU (packed for each CPU kernel)."""
     from exaone_eval.backends.bundled import load_tokenizer
-    from exaone_eval.model.modeling import pack_linears_for_cpu
 
     model = load_model(checkpoint)
-    if request.param == "cpu-packed" and not pack_linears_for_cpu(model):
-        pytest.skip("this torch build has no oneDNN linear")
+    if request.param != "plain":
+        pack_for_cpu(model, request.param)
     return model, load_tokenizer(checkpoint)
 
 

@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from exaone_eval.model import load_model
-from exaone_eval.model.tiny import write_tiny_tokenizer
+from exaone_eval.model.tiny import write_tiny_tokenizer  # noqa: E402
+from helpers import CPU_KERNELS, pack_for_cpu  # noqa: E402
 
 VOCAB = 96
 ROPE = {"rope_type": "llama3", "rope_theta": 1e6, "factor": 16.0, "low_freq_factor": 1.0,
@@ -100,31 +101,30 @@ def test_rows_of_different_lengths_decode_together_as_they_would_alone(pair):
     assert (together[1] - ours(b)[0, 1:6]).abs().max().item() <= 1e-4
 
 
-def test_the_cpu_packed_model_matches_transformers_too(pair):
-    from exaone_eval.model.modeling import pack_linears_for_cpu
-
+@pytest.mark.parametrize("kernel", CPU_KERNELS)
+def test_the_cpu_packed_model_matches_transformers_too(pair, kernel):
     name, hf, _, folder = pair
     packed = load_model(folder)
-    if not pack_linears_for_cpu(packed):
-        pytest.skip("this torch build has no oneDNN linear")
+    pack_for_cpu(packed, kernel)
     ids = torch.randint(0, VOCAB, (2, 40), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = hf(ids).logits
-    assert (packed(ids) - expected).abs().max().item() <= 1e-4, name
+    # The packed kernels add in other orders than torch (and the AVX2 RMSNorm's sum of squares can
+    # differ by an ulp), which grows through the layers to ~1.5e-4 on these logits of magnitude ~20;
+    # the model as loaded holds 1e-4, and greedy decoding below stays token-identical.
+    assert (packed(ids) - expected).abs().max().item() <= (1e-4 if kernel == "onednn" else 3e-4), name
 
 
-@pytest.mark.parametrize("packed", [False, True], ids=["plain", "cpu-packed"])
+@pytest.mark.parametrize("packed", ["plain", *CPU_KERNELS])
 def test_greedy_generation_is_token_identical_to_transformers_generate(pair, packed):
     from exaone_eval.backends.bundled import load_tokenizer
     from exaone_eval.model.engine import Continuation, Engine, PromptGroup
-    from exaone_eval.model.modeling import pack_linears_for_cpu
     from exaone_eval.types import Sampling
 
     _, hf, ours, folder = pair
-    if packed:
+    if packed != "plain":
         ours = load_model(folder)
-        if not pack_linears_for_cpu(ours):
-            pytest.skip("this torch build has no oneDNN linear")
+        pack_for_cpu(ours, packed)
     tokenizer = load_tokenizer(folder)
     prompts = ["<bos> user w20 w31 w42 assistant", "<bos> user " + " ".join(f"w{10 + i}" for i in range(23)) + " assistant"]
     greedy = Continuation(Sampling(temperature=0.0, max_tokens=64), ignore_eos=True)

@@ -22,6 +22,7 @@ def test_the_wheel_carries_every_task_spec_config_and_reference_table_and_lists_
         shipped = "reference" if folder == "results/reference" else folder
         for path in (ROOT / folder).glob(pattern):
             assert f"exaone_eval/_shipped/{shipped}/{path.name}" in names
+    assert "exaone_eval/model/cpu_gemm.c" in names  # the engine's CPU kernels are built from it on first use
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     # Run from the unpacked wheel alone (not the checkout): `list` reads the shipped specs.

@@ -261,3 +261,33 @@ void exaone_silu_mul(const float *x, float *out, int64_t rows, int64_t F, int th
         for (; f < F; f++) o[f] = g[f] / (1.0f + expf(-g[f])) * u[f];
     }
 }
+
+/* RMSNorm over rows of C floats, weight * x / sqrt(mean(x^2) + eps), with the residual add of the
+ * layer fused in: mode 0 out = norm(x); mode 1 (pre-norm layers) sum = x + add, out = norm(sum);
+ * mode 2 (post-norm layers) out = add + norm(x). */
+void exaone_rms_norm(const float *x, const float *add, const float *weight, float *out, float *sum, int64_t rows,
+                     int64_t C, float eps, int mode, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads) if (rows * C >= 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * C, *ar = add ? add + r * C : 0;
+        float *orow = out + r * C;
+        if (mode == 1) {
+            float *srow = sum + r * C;
+            for (int64_t c = 0; c < C; c++) srow[c] = xr[c] + ar[c];
+            xr = srow;
+        }
+        __m256 squares = _mm256_setzero_ps();  /* x^2 rounded, then summed: as torch's pow + mean */
+        int64_t c = 0;
+        for (; c + 8 <= C; c += 8) {
+            __m256 v = _mm256_loadu_ps(xr + c);
+            squares = _mm256_add_ps(squares, _mm256_mul_ps(v, v));
+        }
+        float total = hsum8(squares);
+        for (; c < C; c++) total += xr[c] * xr[c];
+        float inv = 1.0f / sqrtf(total / (float)C + eps);
+        for (c = 0; c < C; c++) {
+            float normed = weight[c] * (xr[c] * inv);
+            orow[c] = mode == 2 ? ar[c] + normed : normed;
+        }
+    }
+}

@@ -1,25 +1,30 @@
-"""The CPU engine's own fp32 GEMM (`cpu_gemm.c`): AVX2 + FMA, weights packed into 16-wide panels.
+"""The CPU engine's own kernels (`cpu_gemm.c`): an fp32 GEMM over weights packed into 16-wide
+panels, one-token attention over the KV cache, SwiGLU's silu(gate) * up, and RMSNorm with the
+residual add; AVX2 + FMA, threaded with torch's own OpenMP runtime.
 
-Why our own kernel: decoding reads every weight once per step, so at batch 1 the GEMMs are bound
-by memory bandwidth and at batch 16 by arithmetic with the weights streaming from memory. On the
-2-core AMD EPYC box this was written on (about 34 GB/s of read bandwidth), SmolLM2-135M's
-per-step decoder GEMMs took (python bench/engine.py --gemm-only):
+Why our own: decoding reads every weight once per step, so at batch 1 the GEMMs are bound by
+memory bandwidth and at batch 16 by arithmetic with the weights streaming in. On the 2-core AMD
+EPYC box this was written on (about 34 GB/s of read bandwidth), one decoding step's GEMMs of
+SmolLM2-135M took (`python bench/engine.py --gemm-only`, 513 MiB of fp32 weights):
 
-    batch 1:  MKL `F.linear` 40 ms (10 GB/s), oneDNN prepacked 22 ms (19 GB/s), this kernel 13 ms (32 GB/s)
-    batch 16: MKL `F.linear` 58 ms,           oneDNN prepacked 39 ms,           this kernel 33 ms
+    batch 1:  MKL `F.linear` 49.7 ms, oneDNN prepacked 27.3, numpy's OpenBLAS 25.7, this kernel 17.8
+    batch 16: MKL `F.linear` 77.6 ms, oneDNN prepacked 49.4, numpy's OpenBLAS 66.6, this kernel 30.2
 
-MKL takes a generic path on AMD CPUs; oneDNN's prepacked layout is tuned for larger batches.
-Neither torch nor any package on PyPI ships a GEMV that reaches the memory bandwidth here (numpy's
-OpenBLAS gets 23 GB/s at batch 1 and is slower than oneDNN at batch 16), so this is written out:
-about 100 lines of C, built once per machine with the system C compiler into the cache
-(`~/.cache/exaone-eval/kernels`, or `$EXAONE_EVAL_CACHE/kernels`) and loaded with ctypes.
+MKL takes a generic path on AMD CPUs, oneDNN's prepacked layout is tuned for larger batches, and
+no package on PyPI ships a CPU GEMV that reaches the memory bandwidth here. Around the GEMMs,
+torch's small ops (SDPA for one query, RMSNorm as five ops) cost more than the arithmetic at these
+sizes; the attention here reads each key and value once for the whole GQA group. Together they
+take the engine from 1.5x to 2.3-3.5x transformers' decoding speed (`python bench/engine.py`).
 
-Where it can't be built (no C compiler, not x86-64 Linux, a CPU without AVX2/FMA, a non-fp32
-model), `pack_linears_for_cpu` uses oneDNN's prepacked linear instead and says why once.
-`EXAONE_EVAL_CPU_GEMM=onednn` chooses oneDNN; `=avx2` makes a build failure an error.
+The C file (about 300 lines) is built once per machine with the system C compiler into the cache
+(`~/.cache/exaone-eval/kernels`, or `$EXAONE_EVAL_CACHE/kernels`) and loaded with ctypes, whose
+calls release the GIL. Where it can't be built (no C compiler, not x86-64 Linux, a CPU without
+AVX2/FMA, a non-fp32 model), `pack_linears_for_cpu` uses oneDNN's prepacked linear and torch's
+ops instead and logs why once. `EXAONE_EVAL_CPU_GEMM=onednn` chooses that path; `=avx2` makes a
+failed build an error.
 
-Results equal `F.linear` to float rounding (the sums run in a different order): tests compare
-them directly, and the bundled model with this kernel against transformers' logits and greedy tokens.
+Results equal torch's to float rounding (sums run in other orders): the tests compare every
+kernel with torch directly, and the packed model with transformers' logits and greedy tokens.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from exaone_eval.types import HarnessError
 
 SOURCE = Path(__file__).with_name("cpu_gemm.c")
 PANEL = 16  # output features per panel: two AVX2 vectors
-FLAGS = ["-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-mavx2", "-mfma", "-ffp-contract=off", "-fopenmp", "-shared", "-fPIC"]  # fused multiply-adds only where written
 
 
 class GemmUnavailable(Exception):
@@ -103,7 +108,10 @@ def library() -> ctypes.CDLL:
     key = hashlib.sha256(SOURCE.read_bytes() + repr((FLAGS, str(openmp_dir), torch.__version__)).encode()).hexdigest()[:16]
     target = cache_root() / "kernels" / f"cpu_gemm-{key}.so"
     if not target.exists():
-        _build(target, openmp_dir)
+        try:
+            _build(target, openmp_dir)
+        except OSError as e:  # an unwritable cache folder, a full disk
+            raise GemmUnavailable(f"can't build {target}: {e}") from None
     try:
         lib = ctypes.CDLL(str(target))  # CDLL calls release the GIL: the serve thread keeps running
     except OSError as e:
@@ -113,6 +121,7 @@ def library() -> ctypes.CDLL:
         "exaone_gemm_f32": [ptr] * 3 + [i64] * 3 + [ctypes.c_int],
         "exaone_decode_attention": [ptr] * 6 + [i64] * 7 + [ctypes.c_float, ctypes.c_int],
         "exaone_silu_mul": [ptr] * 2 + [i64] * 2 + [ctypes.c_int],
+        "exaone_rms_norm": [ptr] * 5 + [i64] * 2 + [ctypes.c_float, ctypes.c_int, ctypes.c_int],
     }
     for name, argtypes in signatures.items():
         fn = getattr(lib, name)
@@ -179,6 +188,25 @@ def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
     out = torch.empty(rows.shape[0], F2 // 2, dtype=torch.float32)
     library().exaone_silu_mul(rows.data_ptr(), out.data_ptr(), rows.shape[0], F2 // 2, torch.get_num_threads())
     return out.view(*gate_up.shape[:-1], F2 // 2)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, add: torch.Tensor | None = None,
+             add_first: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """RMSNorm of fp32 rows with the layer's residual add fused in:
+    norm(x); with `add`, `add + norm(x)` (post-norm layers); with `add` and `add_first`,
+    (x + add, norm(x + add)) (pre-norm layers)."""
+    C = x.shape[-1]
+    rows = x.reshape(-1, C).contiguous()
+    extra = add.reshape(-1, C).contiguous() if add is not None else None
+    out = torch.empty_like(rows)
+    total = torch.empty_like(rows) if add_first else None
+    mode = 0 if add is None else 1 if add_first else 2
+    library().exaone_rms_norm(rows.data_ptr(), extra.data_ptr() if extra is not None else None, weight.data_ptr(),
+                              out.data_ptr(), total.data_ptr() if total is not None else None, rows.shape[0], C,
+                              eps, mode, torch.get_num_threads())
+    if add_first:
+        return total.view(x.shape), out.view(x.shape)
+    return out.view(x.shape)
 
 
 def choose(dtype: torch.dtype) -> tuple[str, str]:

@@ -33,8 +33,13 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(size))
         self.eps = eps
+        self.cpu_kernels = False  # set by pack_linears_for_cpu: cpu_gemm's RMSNorm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cpu_kernels:
+            from exaone_eval.model.cpu_gemm import rms_norm
+
+            return rms_norm(x, self.weight, self.eps)
         return F.rms_norm(x.float(), self.weight.shape, self.weight.float(), self.eps).to(x.dtype)
 
 
@@ -301,11 +306,26 @@ class DecoderLayer(nn.Module):
             self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
     def forward(self, x: torch.Tensor, cache: KVCache, plan: StepPlan) -> torch.Tensor:
+        if self.post_attention_layernorm.cpu_kernels:
+            return self._forward_fused(x, cache, plan)
         if self.post_norm:  # EXAONE 4.0
             h = x + self.post_attention_layernorm(self.self_attn(x, cache, plan))
             return h + self.post_feedforward_layernorm(self.mlp(h))
         h = x + self.self_attn(self.input_layernorm(x), cache, plan)  # Llama
         return h + self.mlp(self.post_attention_layernorm(h))
+
+    def _forward_fused(self, x: torch.Tensor, cache: KVCache, plan: StepPlan) -> torch.Tensor:
+        """The same layer with cpu_gemm's RMSNorm taking the residual adds into the same pass."""
+        from exaone_eval.model.cpu_gemm import rms_norm
+
+        attn_norm = self.post_attention_layernorm
+        if self.post_norm:
+            h = rms_norm(self.self_attn(x, cache, plan), attn_norm.weight, attn_norm.eps, add=x)
+            mlp_norm = self.post_feedforward_layernorm
+            return rms_norm(self.mlp(h), mlp_norm.weight, mlp_norm.eps, add=h)
+        h, normed = rms_norm(self.self_attn(self.input_layernorm(x), cache, plan), attn_norm.weight, attn_norm.eps,
+                             add=x, add_first=True)
+        return h + self.mlp(normed)
 
 
 class Model(nn.Module):
@@ -372,11 +392,11 @@ class ForCausalLM(nn.Module):
 
 
 class PackedLinear(nn.Module):
-    """A bias-free Linear whose weight oneDNN has reordered for CPU inference.
-
-    Decoding streams every weight once per step. For SmolLM2-135M's fp32 GEMMs on the 2-core box
-    this was written on, `F.linear` (MKL) took 49 ms per step at batch 1 and 78 ms at batch 16,
-    the prepacked oneDNN kernel 28 and 49 ms. Results match `F.linear` to float rounding.
+    """A bias-free Linear whose weight oneDNN has reordered for CPU inference: what the engine
+    uses where its own kernels (cpu_gemm.py) can't run. For SmolLM2-135M's fp32 GEMMs on the
+    2-core box this was written on, `F.linear` (MKL) took 50 ms per step at batch 1 and 78 ms at
+    batch 16, the prepacked oneDNN kernel 27 and 49 ms (`bench/engine.py --gemm-only`). Results
+    match `F.linear` to float rounding.
     """
 
     def __init__(self, weight: torch.Tensor, batch_hint: int):
@@ -420,6 +440,10 @@ def pack_linears_for_cpu(model: ForCausalLM, batch_hint: int = 16) -> int:
             mlp.down_proj = packed(mlp.down_proj.weight)
         attn.cpu_kernels = mlp.cpu_kernels = kernel == "avx2"
         count += 4
+    if kernel == "avx2":
+        for norm in model.modules():
+            if isinstance(norm, RMSNorm) and norm.weight.dtype == torch.float32:
+                norm.cpu_kernels = True
     if isinstance(model.lm_head, nn.Linear):
         model.lm_head = packed(model.lm_head.weight)
     model.cpu_gemm = kernel
