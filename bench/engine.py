@@ -142,12 +142,19 @@ def bench_gemms(args) -> None:
     shapes = [(C + 2 * 192, C), (C, C), (2 * inter, C), (C, inter)] * layers + [(vocab, C)]
     weights = [torch.randn(n, k) for n, k in shapes]
     mib = sum(w.numel() * 4 for w in weights) / 2**20
+    def onednn(w):
+        packed = torch.ops.mkldnn._reorder_linear_weight(w, 16)
+        return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+
+    def openblas(w):
+        transposed = w.numpy().T
+        return lambda x: torch.from_numpy(x.numpy() @ transposed)
+
     kernels = {
         "MKL F.linear": lambda w: (lambda x: F.linear(x, w)),
-        "oneDNN prepacked": lambda w: (lambda x, p=torch.ops.mkldnn._reorder_linear_weight(w, 16):
-                                       torch.ops.mkldnn._linear_pointwise(x, p, None, "none", [], "")),
-        "numpy OpenBLAS": lambda w: (lambda x, a=w.numpy().T: torch.from_numpy(x.numpy() @ a)),
-        "exaone-eval AVX2": lambda w: cpu_gemm.PanelLinear(w),
+        "oneDNN prepacked": onednn,
+        "numpy OpenBLAS": openblas,
+        "exaone-eval AVX2": cpu_gemm.PanelLinear,
     }
     try:
         cpu_gemm.library()
@@ -163,7 +170,7 @@ def bench_gemms(args) -> None:
         for name, make in kernels.items():
             layers_of = [make(w) for w in weights]
 
-            def step(layers_of=layers_of):
+            def step(layers_of=layers_of, inputs=inputs):
                 for layer, w in zip(layers_of, weights):
                     layer(inputs[w.shape[1]])
             steps[name] = step

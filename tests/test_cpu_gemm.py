@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
+import torch.nn.functional as F
 
-from exaone_eval.model import cpu_gemm  # noqa: E402
-from exaone_eval.types import HarnessError  # noqa: E402
+from exaone_eval.model import cpu_gemm
+from exaone_eval.types import HarnessError
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -7,6 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from helpers import CPU_KERNELS, pack_for_cpu
+
 from exaone_eval.model import load_model
 from exaone_eval.model.engine import Continuation, Engine, PromptGroup
 from exaone_eval.model.sampling import (
@@ -16,7 +18,6 @@ from exaone_eval.model.sampling import (
 )
 from exaone_eval.model.tiny import write_tiny_checkpoint
 from exaone_eval.types import Sampling
-from helpers import CPU_KERNELS, pack_for_cpu  # noqa: E402
 
 PROMPT = "<bos> user w12 w13 w14 w15 w16 assistant <think> "
 FORCE = " w30 w31 </think> "  # the tiny vocabulary's stand-in for BUDGET_FORCING_TEXT

@@ -12,9 +12,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from helpers import CPU_KERNELS, pack_for_cpu
+
 from exaone_eval.model import load_model
-from exaone_eval.model.tiny import write_tiny_tokenizer  # noqa: E402
-from helpers import CPU_KERNELS, pack_for_cpu  # noqa: E402
+from exaone_eval.model.tiny import write_tiny_tokenizer
 
 VOCAB = 96
 ROPE = {"rope_type": "llama3", "rope_theta": 1e6, "factor": 16.0, "low_freq_factor": 1.0,

@@ -89,7 +89,7 @@ def _build(target: Path, openmp_dir: Path | None) -> None:
         built = Path(tmp) / target.name
         command = [compiler, *FLAGS, str(SOURCE), "-o", str(built), *link]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise GemmUnavailable(f"`{' '.join(command)}` failed: {e}") from None
         if done.returncode != 0:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from exaone_eval.model import cpu_gemm
 from exaone_eval.model.config import ModelConfig, RopeScaling
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.cpu_kernels:
-            from exaone_eval.model.cpu_gemm import rms_norm
-
-            return rms_norm(x, self.weight, self.eps)
+            return cpu_gemm.rms_norm(x, self.weight, self.eps)
         return F.rms_norm(x.float(), self.weight.shape, self.weight.float(), self.eps).to(x.dtype)
 
 
@@ -239,9 +238,7 @@ class Attention(nn.Module):
             q, k = apply_rope(q, plan.rope), apply_rope(k, plan.rope)
         keys, values, mask = self._cached(k, v, cache, plan)  # [B, K, S, D] x2, [B, 1, T, S]
         if T == 1 and self.cpu_kernels:
-            from exaone_eval.model.cpu_gemm import decode_attention
-
-            out = decode_attention(q.reshape(B, H, D), keys, values, mask, self.head_dim**-0.5)
+            out = cpu_gemm.decode_attention(q.reshape(B, H, D), keys, values, mask, self.head_dim**-0.5)
             if out is not None:
                 return self.o_proj(out.view(B, 1, H * D))
         out = F.scaled_dot_product_attention(
@@ -284,9 +281,7 @@ class MLP(nn.Module):
         if self.gate_up_proj is not None:
             gate_up = self.gate_up_proj(x)
             if self.cpu_kernels:
-                from exaone_eval.model.cpu_gemm import silu_mul
-
-                return self.down_proj(silu_mul(gate_up))
+                    return self.down_proj(cpu_gemm.silu_mul(gate_up))
             gate, up = gate_up.chunk(2, -1)
         else:
             gate, up = self.gate_proj(x), self.up_proj(x)
@@ -316,14 +311,12 @@ class DecoderLayer(nn.Module):
 
     def _forward_fused(self, x: torch.Tensor, cache: KVCache, plan: StepPlan) -> torch.Tensor:
         """The same layer with cpu_gemm's RMSNorm taking the residual adds into the same pass."""
-        from exaone_eval.model.cpu_gemm import rms_norm
-
         attn_norm = self.post_attention_layernorm
         if self.post_norm:
-            h = rms_norm(self.self_attn(x, cache, plan), attn_norm.weight, attn_norm.eps, add=x)
+            h = cpu_gemm.rms_norm(self.self_attn(x, cache, plan), attn_norm.weight, attn_norm.eps, add=x)
             mlp_norm = self.post_feedforward_layernorm
-            return rms_norm(self.mlp(h), mlp_norm.weight, mlp_norm.eps, add=h)
-        h, normed = rms_norm(self.self_attn(self.input_layernorm(x), cache, plan), attn_norm.weight, attn_norm.eps,
+            return cpu_gemm.rms_norm(self.mlp(h), mlp_norm.weight, mlp_norm.eps, add=h)
+        h, normed = cpu_gemm.rms_norm(self.self_attn(self.input_layernorm(x), cache, plan), attn_norm.weight, attn_norm.eps,
                              add=x, add_first=True)
         return h + self.mlp(normed)
 
@@ -415,15 +408,14 @@ def pack_linears_for_cpu(model: ForCausalLM, batch_hint: int = 16) -> int:
     packed layers have no `weight` parameter any more (a tied embedding keeps its own). Sets
     `model.cpu_gemm` to the kernel used and returns how many GEMMs were packed; 0 (nothing
     changed) when the model is not on the CPU or this torch build has neither kernel."""
-    from exaone_eval.model import cpu_gemm
-
     if model.model.embed_tokens.weight.device.type != "cpu":
         return 0
     kernel, why = cpu_gemm.choose(model.model.embed_tokens.weight.dtype)
     if kernel == "onednn":
         if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
             return 0
-        _log_once(f"CPU GEMMs: oneDNN prepacked ({why})")
+        if "EXAONE_EVAL_CPU_GEMM" not in why:  # asked for: nothing to warn about
+            _log_once(f"CPU GEMMs: oneDNN prepacked ({why})")
 
     def packed(weight: torch.Tensor) -> nn.Module:
         return cpu_gemm.PanelLinear(weight) if kernel == "avx2" else PackedLinear(weight, batch_hint)
@@ -450,6 +442,6 @@ def pack_linears_for_cpu(model: ForCausalLM, batch_hint: int = 16) -> int:
     return count + 1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _log_once(message: str) -> None:
     log.warning(message)
