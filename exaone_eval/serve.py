@@ -226,6 +226,18 @@ def _usage(gens: list[Generation]) -> dict | None:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+def _response(id_prefix: str, kind: str, model: str, choices: list[dict], gens: list[Generation]) -> dict:
+    """The OpenAI response envelope both endpoints share around their choices."""
+    return {
+        "id": f"{id_prefix}-{uuid.uuid4().hex}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": _usage(gens),
+    }
+
+
 def chat_response(model: str, requests: list[Request], gens: list[Generation]) -> dict:
     choices = []
     for i, g in enumerate(gens):
@@ -235,14 +247,7 @@ def chat_response(model: str, requests: list[Request], gens: list[Generation]) -
         if g.tool_calls:
             message["tool_calls"] = list(g.tool_calls)
         choices.append({"index": i, "message": message, "finish_reason": g.finish_reason, "logprobs": None})
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": _usage(gens),
-    }
+    return _response("chatcmpl", "chat.completion", model, choices, gens)
 
 
 def completion_response(model: str, requests: list[Request], gens: list[Generation]) -> dict:
@@ -253,14 +258,7 @@ def completion_response(model: str, requests: list[Request], gens: list[Generati
             raise RuntimeError("the backend's text does not start with the prompt it continued")
         text = g.text[len(r.prefix or ""):]
         choices.append({"index": i, "text": text, "finish_reason": g.finish_reason, "logprobs": None})
-    return {
-        "id": f"cmpl-{uuid.uuid4().hex}",
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": _usage(gens),
-    }
+    return _response("cmpl", "text_completion", model, choices, gens)
 
 
 # --- the server ------------------------------------------------------------------------------
