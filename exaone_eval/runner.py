@@ -310,6 +310,7 @@ def run_json(cfg: RunConfig) -> dict:
     return {
         **config,
         "versions": {name: benchmarks.get_spec(name).version for name in cfg.benchmarks},
+        "task_options": {name: benchmarks.get_spec(name).options for name in cfg.benchmarks if benchmarks.get_spec(name).options},
         "packages": package_versions(),
         "git_revision": git_revision(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -88,13 +88,16 @@ class TaskSpec:
     """The full dataset's row count, for `list`."""
     modes: dict[str, ModeSettings] = field(default_factory=dict)
     note: str = ""
+    options: dict = field(default_factory=dict)
+    """The benchmark's own settings (`[options]`: date windows, lengths, sandbox pool size, ...);
+    the module reads and checks them, and run.json records them."""
 
     @property
     def module(self) -> str | None:
         return REGISTRY[self.name]
 
 
-_KNOWN_KEYS = {"name", "title", "category", "version", "status", "source", "modes", "note"}
+_KNOWN_KEYS = {"name", "title", "category", "version", "status", "source", "modes", "note", "options"}
 _SOURCE_KEYS = {"hub_id", "revision", "configs", "config_column", "split", "id_field", "fields", "gated", "rows"}
 
 
@@ -156,7 +159,14 @@ def _parse_spec(name: str, path) -> TaskSpec:
         rows=src.get("rows"),
         modes=modes,
         note=raw.get("note", ""),
+        options=_options(path, raw.get("options", {})),
     )
+
+
+def _options(path, options) -> dict:
+    if not isinstance(options, dict):
+        raise _spec_error(path, "[options] must be a table")
+    return options
 
 
 def check_name(name: str) -> str:
