@@ -164,3 +164,5 @@ class RunConfig:
     """vLLM backend: context length to allocate KV cache for; None: the model's own."""
     gpu_memory_utilization: float | None = None
     """vLLM backend: share of each GPU's memory vLLM may take; None: vLLM's default."""
+    tokenizer: str | None = None
+    """`--tokenizer`: the model's tokenizer (local files) where lengths count in its tokens."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import multiprocessing
@@ -24,7 +25,7 @@ from exaone_eval import benchmarks, stats
 from exaone_eval.config import RunConfig, sample_seed, sampling_for
 from exaone_eval.data import load_rows
 from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
-from exaone_eval.types import Backend, Generation, HarnessError, Item, Request, Score
+from exaone_eval.types import Backend, BuildContext, Generation, HarnessError, Item, Request, Score
 
 
 @dataclass
@@ -88,9 +89,26 @@ def plan(cfg: RunConfig, name: str, items: list[Item]) -> list[Planned]:
     return planned
 
 
+def build_context(cfg: RunConfig, name: str) -> BuildContext:
+    """What an `iter_items` builder gets: settings, data dir, the model's tokenizer, a cache."""
+    from exaone_eval.model.gguf import cache_root
+
+    tokenizer = cfg.tokenizer
+    if tokenizer is None and cfg.backend in ("bundled", "vllm"):  # the checkpoint carries its own
+        from exaone_eval.backends import bundled_checkpoint
+
+        tokenizer = str(bundled_checkpoint(cfg.model.hf_id))
+    return BuildContext(spec=benchmarks.get_spec(name), data_dir=cfg.data_dir, model=cfg.model, mode=cfg.mode,
+                        limit=cfg.limit, cache_dir=cache_root() / "prompts", tokenizer_name=tokenizer)
+
+
 def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
     spec = benchmarks.get_spec(name)
     module = benchmarks.get_module(name)
+    if hasattr(module, "iter_items"):  # builds its own prompts (long context): see BuildContext
+        ctx = build_context(cfg, name)
+        items = list(itertools.islice(module.iter_items(ctx), cfg.limit))
+        return items, json.dumps(ctx.fingerprints, sort_keys=True)
     rows, fingerprint = load_rows(spec, cfg.data_dir)
     keep = getattr(module, "keep_row", None)
     if keep is not None:  # rows the benchmark's own protocol excludes (e.g. WMT24++ bad sources)

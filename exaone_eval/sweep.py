@@ -104,27 +104,9 @@ class Tokens:
 
 def load_chat_tokenizer(name: str):
     """The model's tokenizer with its chat template, from local files only (no Hub access)."""
-    path = Path(name).expanduser()
-    try:
-        if (path / "config.json").is_file():
-            from exaone_eval.backends.bundled import load_tokenizer  # handles EXAONE's config quirk
+    from exaone_eval.tokenizer import load_tokenizer
 
-            tokenizer = load_tokenizer(path)
-        else:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
-    except HarnessError:
-        raise
-    except ImportError as e:
-        raise HarnessError(f"the budget sweep renders the chat template locally: pip install 'exaone-eval[sweep]' ({e})") from None
-    except Exception as e:
-        raise HarnessError(
-            f"the budget sweep over an OpenAI-compatible server renders raw prompts for the completions "
-            f"endpoint, which needs the model's tokenizer: {name!r} could not be loaded from local files "
-            f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); pass --tokenizer PATH "
-            "(a folder with tokenizer.json and tokenizer_config.json) or an HF id already in the local cache"
-        ) from None
+    tokenizer = load_tokenizer(name, purpose="the budget sweep over an OpenAI-compatible server renders raw prompts for the completions endpoint")
     if not getattr(tokenizer, "chat_template", None):
         raise HarnessError(f"--tokenizer {name}: the tokenizer has no chat template")
     return tokenizer

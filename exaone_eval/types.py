@@ -99,6 +99,39 @@ class Score:
     """Checker details for the sample log (per-instruction verdicts, judge output, ...)."""
 
 
+@dataclass
+class BuildContext:
+    """What a benchmark that builds its own prompts (`iter_items`) may use: long-context sets whose
+    prompts are sized in the evaluated model's own tokens (RULER, HELMET, LongBench)."""
+
+    spec: Any
+    """The benchmark's TaskSpec (settings in `spec.options`)."""
+    data_dir: Any
+    """`--data-dir` (a Path) or None."""
+    model: Any
+    """The run's ModelPreset (`max_context` says the longest length to build)."""
+    mode: str
+    limit: int | None
+    """`--limit`: at most this many items (the builder may stop early)."""
+    cache_dir: Any
+    """A folder (Path) for generated datasets, keyed by the builder's own fingerprint."""
+    tokenizer_name: str | None = None
+    """`--tokenizer`, else the checkpoint of the bundled/vllm backend, else None."""
+    fingerprints: dict = field(default_factory=dict)
+    """The builder records source and settings fingerprints here; run.json keeps them."""
+
+    def tokenizer(self):
+        """The evaluated model's tokenizer (local files only); a HarnessError says how to give it."""
+        if not self.tokenizer_name:
+            raise HarnessError(
+                f"{self.spec.name} sizes its prompts in the evaluated model's own tokens and needs its tokenizer: "
+                "pass --tokenizer PATH (a folder with tokenizer.json, or an HF id in the local cache)"
+            )
+        from exaone_eval.tokenizer import load_tokenizer
+
+        return load_tokenizer(self.tokenizer_name)
+
+
 class Backend(Protocol):
     """Turns requests into generations. Knows nothing of benchmarks."""
 
