@@ -108,6 +108,9 @@ def build_run_config(args):
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        user_base_url=getattr(args, "user_base_url", None),
+        user_model=getattr(args, "user_model", None),
+        user_api_key=getattr(args, "user_api_key", None) or os.environ.get("USER_API_KEY"),
         **_vllm_options(args, backend),
     )
 
@@ -125,22 +128,23 @@ def _vllm_options(args, backend: str) -> dict:
 
 
 async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
-    from exaone_eval.backends import make_backend, make_judge_backend
+    from exaone_eval.backends import make_backend, make_judge_backend, make_user_backend
     from exaone_eval.runner import run_suite
 
     backend = make_backend(cfg)
     judge = make_judge_backend(cfg)
+    user = make_user_backend(cfg)
     try:
-        for b in (backend, judge):
+        for b in (backend, judge, user):
             if b is not None and hasattr(b, "check"):
                 await b.check()
         if cfg.budgets:  # the budget suite (Table 7) is the sweep, whichever command started it
             from exaone_eval.sweep import run_sweep
 
             return await run_sweep(cfg, backend, tokenizer=tokenizer, progress=progress)
-        return await run_suite(cfg, backend, judge, progress=progress)
+        return await run_suite(cfg, backend, judge, progress=progress, user_backend=user)
     finally:
-        for b in (backend, judge):
+        for b in (backend, judge, user):
             if b is not None and hasattr(b, "aclose"):
                 await b.aclose()
 
@@ -239,6 +243,12 @@ def _add_judge_flags(p) -> None:
     p.add_argument("--judge-api-key", help="API key for the judge server (default: $JUDGE_API_KEY)")
 
 
+def _add_user_flags(p) -> None:
+    p.add_argument("--user-base-url", help="OpenAI-compatible URL of the user simulator of conversations (Tau-Bench), e.g. http://127.0.0.1:8002/v1")
+    p.add_argument("--user-model", help="the user simulator's model name on that server (default gpt-4.1-2025-04-14, the report's)")
+    p.add_argument("--user-api-key", help="API key for the user simulator's server (default: $USER_API_KEY)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exaone-eval", description="Reproduce the EXAONE 4.0 report's benchmark tables for any checkpoint.", epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -261,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu-memory-utilization", type=float, help="vllm backend: share of each GPU's memory vLLM may use, 0-1 (default: vLLM's)")
     p.add_argument("--tokenizer", help=TOKENIZER_HELP)
     _add_judge_flags(p)
+    _add_user_flags(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sweep", help="Table 7: score against reasoning budget, by truncation", description="The reasoning-budget sweep (the budget suite): each sample reasons once under the largest budget; smaller budgets truncate that reasoning, append the report's forcing text and generate only the answer (docs/sweep.md). Rerunning the same command with the same --out resumes.", epilog=EPILOG)

@@ -166,3 +166,8 @@ class RunConfig:
     """vLLM backend: share of each GPU's memory vLLM may take; None: vLLM's default."""
     tokenizer: str | None = None
     """`--tokenizer`: the model's tokenizer (local files) where lengths count in its tokens."""
+    user_base_url: str | None = None
+    """Conversations with a simulated user (Tau-Bench): the user model's OpenAI-compatible URL(s)."""
+    user_model: str | None = None
+    """The user simulator's model name there (the report used gpt-4.1-2025-04-14)."""
+    user_api_key: str | None = None

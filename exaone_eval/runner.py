@@ -206,8 +206,13 @@ async def run_benchmark(
     pool: Executor | None,
     judge: "Judge | None" = None,
     progress: bool = True,
+    user: Backend | None = None,
 ) -> dict:
     """Generate what the store lacks, score everything, write samples/<name>.jsonl; return the scores entry."""
+    if hasattr(benchmarks.get_module(name), "converse"):  # conversations drive their own turns
+        from exaone_eval.conversation import run_conversations
+
+        return await run_conversations(cfg, name, backend, store, pool, user, progress)
     items, fingerprint = load_items(cfg, name)
     planned = plan(cfg, name, items)
     k = cfg.k or benchmarks.get_spec(name).modes[cfg.mode].k
@@ -325,6 +330,7 @@ def run_json(cfg: RunConfig) -> dict:
     config["data_dir"] = str(cfg.data_dir) if cfg.data_dir else None
     config.pop("api_key", None)  # never write a secret to disk
     config.pop("judge_api_key", None)
+    config.pop("user_api_key", None)
     return {
         **config,
         "versions": {name: benchmarks.get_spec(name).version for name in cfg.benchmarks},
@@ -377,7 +383,8 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
     return scores
 
 
-async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | None = None, progress: bool = True) -> dict:
+async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | None = None, progress: bool = True,
+                    user_backend: Backend | None = None) -> dict:
     """Run every benchmark of `cfg`; returns scores.json."""
     cfg.out.mkdir(parents=True, exist_ok=True)
     update_json(cfg.out / "run.json", run_json(cfg))
@@ -387,10 +394,12 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     def needs_judge(name: str):
         if Judge.wants(name) and judge is None:
             return "no judge configured", f"{name} needs an LLM judge: pass --judge-base-url and --judge-model"
+        if getattr(benchmarks.get_module(name), "NEEDS_USER", False) and user_backend is None:
+            return "no user simulator configured", f"{name} needs a user simulator: pass --user-base-url and --user-model"
         return None
 
     async def run_one(name: str, pool) -> None:
-        await run_benchmark(cfg, name, backend, store, pool, judge, progress)
+        await run_benchmark(cfg, name, backend, store, pool, judge, progress, user_backend)
 
     return await for_each_benchmark(cfg, store, run_one, needs_judge)
 

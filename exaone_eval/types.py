@@ -132,6 +132,40 @@ class BuildContext:
         return load_tokenizer(self.tokenizer_name)
 
 
+@dataclass(frozen=True)
+class Episode:
+    """What one conversation produced (Multi-IF, BFCL multi-turn, Tau-Bench): what the benchmark's
+    `score(item, episode)` reads and the sample row keeps."""
+
+    messages: tuple[dict, ...]
+    """The conversation as chat messages (system / user / assistant with `tool_calls` / tool), the
+    assistant turns holding their answers only: reasoning is dropped, as EXAONE's chat template drops it."""
+    result: dict = field(default_factory=dict)
+    """Benchmark-specific and JSON-serialisable: what `score` needs beyond `messages` (per-turn
+    answers, decoded calls, why the episode ended, ...)."""
+    response: str = ""
+    """The text the sample row shows as `response` (e.g. the last answer of the model under test)."""
+    turns: tuple[dict, ...] = ()
+    """Filled by the runner: one record per chat call (role, turn, seed, reasoning, answer,
+    tool_calls, finish_reason, token counts), in call order."""
+
+
+class Chat(Protocol):
+    """How a conversation benchmark talks (`async def converse(item, chat) -> Episode`).
+
+    One call is one turn: a Request through the run's store under its own key, its seed derived
+    from the sample's seed, the role and the turn's index, so a rerun replays finished turns from
+    the store and goes on from the first missing one. `role="agent"` is the model under test (the
+    run's backend and decoding profile); `role="user"` is the user simulator (its own backend,
+    `--user-base-url`, temperature 0). A turn that fails after the backend's retries raises
+    TurnFailed: the sample is not stored and a rerun resumes it.
+    """
+
+    async def __call__(self, messages: Sequence[dict], *, tools: Sequence[dict] | None = None,
+                       role: str = "agent", max_tokens: int | None = None) -> Generation:
+        ...
+
+
 class Backend(Protocol):
     """Turns requests into generations. Knows nothing of benchmarks."""
 
@@ -145,3 +179,8 @@ class Backend(Protocol):
 
 class HarnessError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits with code 2."""
+
+
+class TurnFailed(Exception):
+    """A conversation turn the backend could not produce (after its retries): the episode stops,
+    its finished turns stay in the store, and a rerun resumes it."""

@@ -51,6 +51,18 @@ def make_judge_backend(cfg: RunConfig):
     return _openai(cfg, cfg.judge_base_url.split(","), cfg.judge_model, cfg.judge_api_key, vllm_extras=False)
 
 
+DEFAULT_USER_MODEL = "gpt-4.1-2025-04-14"
+"""The report's Tau-Bench user simulator."""
+
+
+def make_user_backend(cfg: RunConfig):
+    """The user simulator of conversations (Tau-Bench), on its own OpenAI-compatible server."""
+    if not cfg.user_base_url:
+        return None
+    # The report's user is a hosted model that rejects vLLM-only fields: send none.
+    return _openai(cfg, cfg.user_base_url.split(","), cfg.user_model or DEFAULT_USER_MODEL, cfg.user_api_key, vllm_extras=False)
+
+
 def _openai(cfg: RunConfig, urls: list[str], model: str, api_key: str | None, vllm_extras: bool):
     """An OpenAI-compatible backend with the run's concurrency, timeout and retry settings."""
     from exaone_eval.backends.openai import OpenAIBackend

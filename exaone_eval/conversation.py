@@ -1,0 +1,273 @@
+"""Conversations: benchmarks whose next request depends on the model's earlier answers.
+
+Multi-IF (turn k's prompt holds the model's answers to turns 1..k-1), BFCL multi-turn (the
+model's calls run against simulated APIs and the results go back to it) and Tau-Bench (a
+simulated user answers the agent) all drive their own turns through a `chat` callable
+(exaone_eval.types.Chat) that this module implements over the run's store:
+
+- every turn is one Request under its own content-addressed key, its seed derived from the
+  sample's seed, the role and that role's turn index; a finished turn is committed before the
+  episode goes on, so a killed run replays finished turns from the store at no cost and resumes
+  at the first missing one (the episode's code is deterministic given the same answers);
+- `role="agent"` is the model under test with the run's decoding profile; `role="user"` is the
+  user simulator on its own backend (`--user-base-url`, `--user-model`), at temperature 0;
+- every call is recorded (`Episode.turns`) for the sample row.
+
+Episodes of different samples run concurrently; a slow conversation never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import re
+from typing import Sequence
+
+from exaone_eval.config import sampling_for
+from exaone_eval.store import SampleStore, request_key
+from exaone_eval.types import Backend, Generation, HarnessError, Request, Sampling, TurnFailed
+
+ROLES = ("agent", "user")
+USER_MAX_TOKENS = 4096
+"""A user simulator's reply is a chat message; tau2's own user has no token cap."""
+
+
+def turn_seed(sample_seed: int, role: str, turn: int) -> int:
+    """The seed of one turn: distinct per sample, role and turn, identical on a rerun."""
+    digest = hashlib.sha256(f"{sample_seed}\x1f{role}\x1f{turn}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+# EXAONE 4.0's chat template (like Hermes) writes a call as <tool_call>{"name": ..., "arguments": {...}}</tool_call>.
+TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+
+
+def tool_calls_of(gen: Generation) -> list[dict]:
+    """The calls a generation made, as `{"id", "name", "arguments": dict}`.
+
+    From the server's parsed `tool_calls` when it sent them (vLLM's tool parser, a hosted API),
+    else from `<tool_call>` blocks in the answer (the bundled and in-process vLLM backends return
+    raw text). A block that is not a JSON object with a name is skipped: the model made no call
+    there, which the benchmark scores as such.
+    """
+    calls = []
+    if gen.tool_calls:
+        for i, call in enumerate(gen.tool_calls):
+            fn = call.get("function") or {}
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args) if args.strip() else {}
+                except json.JSONDecodeError:
+                    args = {"__unparsed__": args}
+            calls.append({"id": call.get("id") or f"call_{i}", "name": fn.get("name", ""), "arguments": args if isinstance(args, dict) else {}})
+        return calls
+    for i, block in enumerate(TOOL_CALL_RE.findall(gen.answer)):
+        try:
+            obj = json.loads(block)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+            continue
+        args = obj.get("arguments", obj.get("parameters", {}))
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                args = {"__unparsed__": args}
+        calls.append({"id": f"call_{i}", "name": obj["name"], "arguments": args if isinstance(args, dict) else {}})
+    return calls
+
+
+def answer_text(gen: Generation) -> str:
+    """The answer without its `<tool_call>` blocks (what a reader, or a user simulator, sees)."""
+    return TOOL_CALL_RE.sub("", gen.answer).strip()
+
+
+def assistant_message(gen: Generation) -> dict:
+    """The history entry for a model turn: its answer only (reasoning dropped, as EXAONE's chat
+    template drops earlier reasoning), with its calls in OpenAI form when it made any."""
+    calls = tool_calls_of(gen)
+    if not calls:
+        return {"role": "assistant", "content": gen.answer}
+    return {
+        "role": "assistant",
+        "content": answer_text(gen),
+        "tool_calls": [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
+            for c in calls
+        ],
+    }
+
+
+@dataclasses.dataclass
+class ChatSettings:
+    """What every chat of one benchmark run shares."""
+
+    benchmark: str
+    store: SampleStore
+    agent: Backend
+    agent_model: str
+    model_preset: object
+    mode: str
+    k: int
+    max_tokens: int
+    user: Backend | None = None
+    user_model: str | None = None
+
+
+class StoreChat:
+    """The `chat` callable of one sample's episode (see exaone_eval.types.Chat)."""
+
+    def __init__(self, settings: ChatSettings, item_id: str, sample: int, sample_seed: int):
+        self.s = settings
+        self.item_id, self.sample, self.sample_seed = item_id, sample, sample_seed
+        self.counts = {role: 0 for role in ROLES}
+        self.turns: list[dict] = []
+        self.generated = 0
+        """Turns this process generated (the rest came from the store)."""
+
+    def _request(self, role: str, turn: int, messages: Sequence[dict], tools, max_tokens: int | None) -> tuple[Request, Backend, str]:
+        seed = turn_seed(self.sample_seed, role, turn)
+        tools = tuple(tools) if tools else None
+        if role == "agent":
+            sampling = sampling_for(self.s.model_preset, self.s.mode, self.s.k, max_tokens or self.s.max_tokens, seed)
+            return Request(messages=tuple(messages), sampling=sampling, mode=self.s.mode, tools=tools), self.s.agent, self.s.agent_model
+        if self.s.user is None:
+            raise HarnessError(f"{self.s.benchmark} needs a user simulator: pass --user-base-url and --user-model")
+        sampling = Sampling(temperature=0.0, max_tokens=max_tokens or USER_MAX_TOKENS, seed=seed)
+        return Request(messages=tuple(messages), sampling=sampling, mode="non-reasoning", tools=tools), self.s.user, self.s.user_model or "user"
+
+    async def __call__(self, messages: Sequence[dict], *, tools: Sequence[dict] | None = None,
+                       role: str = "agent", max_tokens: int | None = None) -> Generation:
+        if role not in ROLES:
+            raise ValueError(f"chat role must be one of {ROLES}, got {role!r}")
+        turn = self.counts[role]
+        self.counts[role] += 1
+        request, backend, model = self._request(role, turn, messages, tools, max_tokens)
+        key = request_key(model, request)
+        gen = self.s.store.get_many([key]).get(key)
+        replayed = gen is not None
+        if gen is None:
+            async for _, gen in backend.generate([request]):
+                pass
+            if gen is None or gen.error is not None:
+                raise TurnFailed(f"{role} turn {turn}: {gen.error if gen is not None else 'no generation'}")
+            self.s.store.put(key, gen, benchmark=self.s.benchmark, item_id=self.item_id, sample=self.sample, model=model, role=role)
+            self.generated += 1
+        self.turns.append({
+            "role": role,
+            "turn": turn,
+            "seed": request.sampling.seed,
+            "key": key[:16],
+            "replayed": replayed,
+            "reasoning": gen.reasoning,
+            "answer": gen.answer,
+            "tool_calls": tool_calls_of(gen) or None,
+            "finish_reason": gen.finish_reason,
+            "reasoning_closed": gen.reasoning_closed,
+            "prompt_tokens": gen.prompt_tokens,
+            "completion_tokens": gen.completion_tokens,
+        })
+        return gen
+
+
+def episode_generation(turns: Sequence[dict], response: str) -> Generation:
+    """One Generation standing for a whole episode in the run's counts: the agent's tokens summed,
+    unfinished when any agent turn's reasoning was cut at max tokens."""
+    agent = [t for t in turns if t["role"] == "agent"]
+    tokens = [t["completion_tokens"] for t in agent if t["completion_tokens"] is not None]
+    return Generation(
+        text=response,
+        reasoning=None,
+        answer=response,
+        finish_reason=agent[-1]["finish_reason"] if agent else None,
+        completion_tokens=sum(tokens) if tokens else None,
+        reasoning_closed=all(t["reasoning_closed"] for t in agent),
+    )
+
+
+async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore, pool, user: Backend | None, progress: bool) -> dict:
+    """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
+    from exaone_eval import benchmarks
+    from exaone_eval.config import sample_seed
+    from exaone_eval.runner import Planned, Progress, aggregate, collect_scores, load_items, sample_record
+    from exaone_eval.store import update_json, write_jsonl
+
+    module = benchmarks.get_module(name)
+    settings = benchmarks.get_spec(name).modes.get(cfg.mode)
+    if settings is None:
+        raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
+    if getattr(module, "NEEDS_USER", False) and user is None:
+        raise HarnessError(f"{name} needs a user simulator: pass --user-base-url and --user-model")
+    k = cfg.k or settings.k
+    items, fingerprint = load_items(cfg, name)
+    shared = ChatSettings(name, store, backend, cfg.model.hf_id, cfg.model, cfg.mode, k, settings.max_tokens,
+                          user, getattr(cfg, "user_model", None))
+    planned = []
+    for item in items:
+        for s in range(k):
+            seed = sample_seed(cfg.seed, name, item.id, s)
+            view = benchmarks.sample_view(name, item, s)
+            first = Request(messages=view.messages, sampling=Sampling(temperature=0.0, seed=seed), mode=cfg.mode, tools=view.tools)
+            planned.append(Planned(view, s, seed, first, f"{view.id}\x1f{s}"))
+
+    loop = asyncio.get_running_loop()
+    bound = asyncio.Semaphore(max(1, cfg.concurrency))
+    bar = Progress(name, len(planned), 0, progress)
+    episodes: dict = {}
+    gens: dict[str, Generation] = {}
+    futures: dict[str, asyncio.Future] = {}
+    errors: list[str] = []
+
+    async def one(p: Planned) -> None:
+        chat = StoreChat(shared, p.item.id, p.sample, p.seed)
+        async with bound:
+            try:
+                episode = await module.converse(p.item, chat)
+            except TurnFailed as e:
+                errors.append(f"item {p.item.id} sample {p.sample}: {e}")
+                return
+        episode = dataclasses.replace(episode, turns=tuple(chat.turns))
+        episodes[p.key] = episode
+        gens[p.key] = episode_generation(episode.turns, episode.response)
+        bar.update(gens[p.key])
+        if pool is not None:
+            futures[p.key] = loop.run_in_executor(pool, score_episode, name, p.item, episode)
+        else:
+            futures[p.key] = loop.create_future()
+            futures[p.key].set_result(score_episode(name, p.item, episode))
+
+    try:
+        await asyncio.gather(*(one(p) for p in planned))
+    finally:
+        bar.close()
+    scores = await collect_scores(name, futures)
+    records = []
+    for p in planned:
+        if p.key in scores:
+            e = episodes[p.key]
+            records.append({**sample_record(p, gens[p.key], scores[p.key]), "transcript": list(e.messages),
+                            "turns": list(e.turns), "result": e.result})
+    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
+    entry = aggregate(name, k, planned, scores, gens)
+    entry["failed"] = len(errors)
+    entry["turns"] = sum(len(e.turns) for e in episodes.values())
+    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
+    update_json(cfg.out / "scores.json", {name: entry})
+    if errors:
+        raise HarnessError(
+            f"{name}: {len(errors)} of {len(planned)} conversations stopped on a failed turn (first: {errors[0]}); "
+            f"their finished turns are saved in {cfg.out}: rerun the same command with --out {cfg.out} to resume them"
+        )
+    return entry
+
+
+def score_episode(name: str, item, episode):
+    """The benchmark's verdict on a whole episode (a truncated turn is the benchmark's to judge:
+    a cut reasoning has an empty answer, which its checks fail)."""
+    from exaone_eval import benchmarks
+
+    return benchmarks.get_module(name).score(item, episode)
