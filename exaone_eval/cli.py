@@ -217,7 +217,8 @@ def cmd_tables(args) -> int:
 def cmd_gate(args) -> int:
     from exaone_eval.gate import run_gate
 
-    return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None)
+    return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None,
+                    allow_scorer_change=args.allow_scorer_change)
 
 
 TOKENIZER_HELP = ("budget sweep over an OpenAI-compatible server: the model's tokenizer (local folder, or HF id in the "
@@ -306,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate", required=True, help="run directory of the new checkpoint")
     p.add_argument("--config", help="TOML of per-benchmark tolerances (default configs/gate.toml)")
     p.add_argument("--out", help="file for the Markdown summary (default <candidate>/gate.md)")
+    p.add_argument("--allow-scorer-change", action="store_true",
+                   help="compare runs whose scorer fingerprints (run.json) differ or are unknown, with a warning in the summary")
     p.set_defaults(func=cmd_gate)
 
     from exaone_eval import serve  # standard library only: start-up stays fast

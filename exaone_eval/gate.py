@@ -16,6 +16,7 @@ from pathlib import Path
 
 from exaone_eval.benchmarks import REGISTRY
 from exaone_eval.paths import shipped
+from exaone_eval.provenance import scorer_changes
 from exaone_eval.rundir import Run, load_run, sample_benchmarks, sample_scores
 from exaone_eval.stats import item_means, min_detectable_effect, paired_difference, sampling_noise_sd
 from exaone_eval.types import HarnessError
@@ -164,7 +165,20 @@ def _pts(x: float) -> str:
     return "n/a (one item)" if math.isinf(x) else f"{x:.1f}"
 
 
-def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[str], cfg: GateConfig) -> str:
+def scorer_warnings(baseline: Run, candidate: Run, allow_scorer_change: bool) -> list[str]:
+    """What differs between the runs' scorers (run.json `scorer_fingerprint`) on the benchmarks
+    gated: HarnessError unless `allow_scorer_change`, then the warnings for the summary."""
+    changes = scorer_changes(baseline.scorer_fingerprint, candidate.scorer_fingerprint, check_comparable(baseline, candidate),
+                             files=(str(baseline.path / "run.json"), str(candidate.path / "run.json")))
+    if changes and not allow_scorer_change:
+        raise HarnessError(
+            "the scorer differs between the runs, so the same output may get another verdict: " + "; ".join(changes)
+            + ". Rescore both runs' samples with one installation, or pass --allow-scorer-change to compare anyway"
+        )
+    return [f"scorer changed, compared anyway (--allow-scorer-change): {c}" for c in changes]
+
+
+def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[str], cfg: GateConfig, warnings: list[str] | None = None) -> str:
     failed = [v for v in verdicts if v.regression]
     head = "FAIL: " + ", ".join(v.key for v in failed) + " regressed" if failed else "PASS: no regression"
     level = f"{cfg.level:.0%}"
@@ -174,6 +188,7 @@ def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[
         f"- baseline: `{baseline.path}` ({baseline.model}, {baseline.mode})",
         f"- candidate: `{candidate.path}` ({candidate.model}, {candidate.mode})",
         f"- regression = the {level} CI of the paired difference lies below 0 AND the drop exceeds the tolerance",
+        *(f"- **warning**: {w}" for w in warnings or ()),
         "",
         f"| Benchmark | Items | k (base/cand) | Baseline | Candidate | Δ | {level} CI of Δ | Tolerance | Detectable drop | Verdict |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -199,12 +214,13 @@ def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[
     return "\n".join(lines) + "\n"
 
 
-def run_gate(baseline: Path, candidate: Path, config: Path | None, out: Path | None) -> int:
+def run_gate(baseline: Path, candidate: Path, config: Path | None, out: Path | None, allow_scorer_change: bool = False) -> int:
     """Print and write the Markdown summary; return 0 (pass) or 1 (regression)."""
     cfg = load_config(config)
     base_run, cand_run = load_run(Path(baseline)), load_run(Path(candidate))
+    warnings = scorer_warnings(base_run, cand_run, allow_scorer_change)
     verdicts, notes = gate(base_run, cand_run, cfg)
-    text = summary(base_run, cand_run, verdicts, notes, cfg)
+    text = summary(base_run, cand_run, verdicts, notes, cfg, warnings)
     print(text)
     path = Path(out) if out is not None else cand_run.path / "gate.md"
     path.parent.mkdir(parents=True, exist_ok=True)

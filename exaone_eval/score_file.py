@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 from exaone_eval import benchmarks
 from exaone_eval.config import ModelPreset, RunConfig
+from exaone_eval.provenance import scorer_fingerprint
 from exaone_eval.reasoning import split_reasoning
 from exaone_eval.runner import Judge, Planned, aggregate, load_items, make_scoring_pool, sample_record, score_one
 from exaone_eval.store import SampleStore, update_json, write_jsonl
@@ -56,6 +58,17 @@ def read_responses(path: Path, known_ids: set[str]) -> list[tuple[str, int, str,
     return rows
 
 
+def use_scoring_pool(name: str, n_responses: int) -> bool:
+    """Worker processes for slow scorers (math-verify) on many responses. EXAONE_EVAL_SCORING_POOL
+    = on / off forces the choice, so a test can show that no verdict depends on it."""
+    forced = os.environ.get("EXAONE_EVAL_SCORING_POOL", "auto")
+    if forced not in ("on", "off", "auto"):
+        raise HarnessError(f"EXAONE_EVAL_SCORING_POOL={forced!r}; expected on, off or auto")
+    if forced != "auto":
+        return forced == "on"
+    return getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False) and n_responses > 64
+
+
 def generation_from_text(text: str) -> Generation:
     split = split_reasoning(text)
     return Generation(text=text, reasoning=split.reasoning, answer=split.answer, reasoning_closed=split.closed)
@@ -89,7 +102,8 @@ def score_responses(
     k = max(sum(1 for p in planned if p.item.id == i) for i in {p.item.id for p in planned})
     entry = aggregate(name, k, planned, scores, gens)
     update_json(out / "run.json", {"command": "score", "benchmark": name, "responses": str(responses),
-                                   "versions": {name: spec.version}, "data_fingerprints": {name: fingerprint}})
+                                   "versions": {name: spec.version}, "data_fingerprints": {name: fingerprint},
+                                   "scorer_fingerprint": scorer_fingerprint([name])}, merge_keys=("versions", "data_fingerprints", "scorer_fingerprint"))
     update_json(out / "scores.json", {name: entry})
     return entry
 
@@ -108,7 +122,7 @@ async def _score_all(cfg: RunConfig, name: str, planned: list[Planned], gens: di
         finally:
             await backend.aclose()
         return {p.key: s for p, s in zip(planned, results)}
-    if getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False) and len(planned) > 64:
+    if use_scoring_pool(name, len(planned)):
         loop = asyncio.get_running_loop()
         pool = make_scoring_pool()
         try:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from exaone_eval.gate import GateConfig, compare, load_config, run_gate
+from exaone_eval.provenance import scorer_fingerprint
 from exaone_eval.types import HarnessError
 
 
@@ -23,7 +25,8 @@ def make_run(root: Path, name: str, probs: np.ndarray, k: int, seed: int, bench:
     """A run directory whose samples/<bench>.jsonl draws k Bernoulli(p_i) scores per item."""
     d = root / name
     (d / "samples").mkdir(parents=True, exist_ok=True)
-    config = {"model": {"name": name, "hf_id": name}, "mode": mode, "suite": "test", "benchmarks": [bench], "versions": {bench: version}}
+    config = {"model": {"name": name, "hf_id": name}, "mode": mode, "suite": "test", "benchmarks": [bench], "versions": {bench: version},
+              "scorer_fingerprint": {bench: {**scorer_fingerprint([bench])[bench], "task_version": version}}}
     (d / "run.json").write_text(json.dumps(config), encoding="utf-8")
     rng = np.random.default_rng(seed)
     with open(d / "samples" / f"{bench}.jsonl", "a", encoding="utf-8") as f:
@@ -244,6 +247,69 @@ def test_the_cli_gates_two_runs_the_runner_wrote_with_exit_codes_0_1_2(tmp_path,
     assert main(["gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "cand")]) == 1
     assert "| aime_2025 | 40 | 2/2 | 100.0 | 25.0 | -75.0 |" in (tmp_path / "cand" / "gate.md").read_text(encoding="utf-8")
     assert main(["gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "nowhere")]) == 2
+
+
+def _edit_run_json(run: Path, edit) -> None:
+    config = json.loads((run / "run.json").read_text())
+    edit(config)
+    (run / "run.json").write_text(json.dumps(config))
+
+
+def _with_other_lm_eval(config: dict) -> None:
+    config["scorer_fingerprint"]["ifeval"]["lm-eval"] = "0.0.1"
+
+
+def test_runs_scored_by_another_package_version_are_refused_naming_what_changed(tmp_path):
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1, bench="ifeval")
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1, bench="ifeval")
+    _edit_run_json(cand, _with_other_lm_eval)
+    installed = scorer_fingerprint(["ifeval"])["ifeval"]["lm-eval"]
+    with pytest.raises(HarnessError, match=rf"ifeval: lm-eval {re.escape(str(installed))} in the baseline, 0.0.1 in the candidate.*--allow-scorer-change"):
+        run_gate(base, cand, None, tmp_path / "g.md")
+
+
+def test_allow_scorer_change_compares_anyway_and_says_so_in_the_summary(tmp_path):
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1, bench="ifeval")
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1, bench="ifeval")
+    _edit_run_json(cand, _with_other_lm_eval)
+    code = run_gate(base, cand, None, tmp_path / "g.md", allow_scorer_change=True)
+    text = (tmp_path / "g.md").read_text(encoding="utf-8")
+    assert code == 0 and "| ifeval | 20 |" in text
+    assert "- **warning**: scorer changed, compared anyway (--allow-scorer-change): ifeval: lm-eval" in text
+
+
+def test_a_run_without_a_scorer_fingerprint_is_refused_unless_allowed(tmp_path):
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1)
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1)
+    _edit_run_json(base, lambda config: config.pop("scorer_fingerprint"))
+    with pytest.raises(HarnessError, match=r"base/run.json has no scorer_fingerprint"):
+        run_gate(base, cand, None, tmp_path / "g.md")
+    assert run_gate(base, cand, None, tmp_path / "g.md", allow_scorer_change=True) == 0
+    assert "scorer is unknown" in (tmp_path / "g.md").read_text(encoding="utf-8")
+
+
+def test_a_scorer_change_on_a_benchmark_that_is_not_gated_does_not_matter(tmp_path):
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1)
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1)
+    _edit_run_json(cand, lambda config: config["scorer_fingerprint"].update(aime_2025={"task_version": 1, "math-verify": "0.0.1"}))
+    assert run_gate(base, cand, None, tmp_path / "g.md") == 0
+    assert "warning" not in (tmp_path / "g.md").read_text(encoding="utf-8")
+
+
+def test_the_cli_refuses_a_scorer_change_with_exit_2_unless_allowed(tmp_path, capsys):
+    from exaone_eval.cli import main
+
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1, bench="ifeval")
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1, bench="ifeval")
+    _edit_run_json(cand, _with_other_lm_eval)
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
+    assert "lm-eval" in capsys.readouterr().err
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-scorer-change"]) == 0
 
 
 @pytest.mark.parametrize("path", ["configs/github-actions-gate.yml", "docs/gate.md"])
