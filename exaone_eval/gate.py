@@ -173,7 +173,7 @@ def scorer_warnings(baseline: Run, candidate: Run, allow_scorer_change: bool) ->
     if changes and not allow_scorer_change:
         raise HarnessError(
             "the scorer differs between the runs, so the same output may get another verdict: " + "; ".join(changes)
-            + ". Rescore both runs' samples with one installation, or pass --allow-scorer-change to compare anyway"
+            + ". Rescore the older run's samples with the current installation, or pass --allow-scorer-change to compare anyway"
         )
     return [f"scorer changed, compared anyway (--allow-scorer-change): {c}" for c in changes]
 

@@ -1,0 +1,237 @@
+"""Same (item, response), same verdict, in any process, order or scoring worker (issue 13).
+
+Every benchmark that `exaone-eval score` can score offline here scores the same saved responses in
+separate processes that differ in PYTHONHASHSEED, in how far the global `random` was advanced
+before main, in the order of the responses file, and in whether the scoring pool is on. Every
+per-sample record must be identical. The IFEval rows include the two `keywords:letter_frequency`
+items whose letter is not a-z (google/IFEval keys 1122 and 1129): the official checker draws a
+random letter for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_jsonl
+
+from exaone_eval.benchmarks import REGISTRY, get_module, get_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The 24 argument fields of google/IFEval's Arrow schema: a Hub row fills the unused ones with None.
+IFEVAL_ARGS = ("num_highlights", "relation", "num_words", "num_placeholders", "prompt_to_repeat", "num_paragraphs",
+               "first_word", "forbidden_words", "keywords", "keyword", "frequency", "num_sentences",
+               "postscript_marker", "language", "let_relation", "letter", "let_frequency", "end_phrase",
+               "num_bullets", "nth_paragraph", "section_spliter", "num_sections", "capital_relation",
+               "capital_frequency")
+
+
+def ifeval_row(key: int, prompt: str, instructions: list[tuple[str, dict]]) -> dict:
+    return {"key": key, "prompt": prompt, "instruction_id_list": [i for i, _ in instructions],
+            "kwargs": [{name: used.get(name) for name in IFEVAL_ARGS} for _, used in instructions]}
+
+
+PITCH = 'Write a short startup pitch for "Sunnis ice cream". Contain 6 or more exclamation marks "!" in your response.'
+# Keys, instructions and arguments as google/IFEval's rows 1122 and 1129 (our own prompt wording).
+IFEVAL_LETTER_ROWS = [
+    ifeval_row(1122, "make a tweet in lowercase letters only, with at least 4 hashtags starting with '#'",
+               [("change_case:english_lowercase", {}),
+                ("keywords:letter_frequency", {"let_relation": "at least", "letter": "#", "let_frequency": 4})]),
+    ifeval_row(1129, PITCH + "\nFirst repeat the request word for word without change, then give your answer",
+               [("keywords:letter_frequency", {"let_relation": "at least", "letter": "!", "let_frequency": 6}),
+                ("combination:repeat_prompt", {"prompt_to_repeat": PITCH})]),
+]
+# Each letter set passes `at least 6` for half the alphabet, so a randomly drawn letter decides.
+FIRST_HALF, SECOND_HALF = "abcdefghijklm " * 6, "nopqrstuvwxyz " * 6
+
+
+def ifeval_letter_responses(rows: list[dict]) -> dict[str, list[str]]:
+    """Responses to rows 1122 and 1129 whose letter-frequency verdict depends on the letter drawn."""
+    pitch = next(r for r in rows if r["key"] == 1129)["kwargs"][1]["prompt_to_repeat"]
+    return {
+        "1122": [FIRST_HALF + "#a #b #c #d", SECOND_HALF + "#n #o #p #q", "#one #two #three #four", "Capital " + FIRST_HALF],
+        "1129": [pitch + " " + FIRST_HALF + "!!!!!!", pitch + " " + SECOND_HALF + "!!!!!!", pitch + " yes!!!!!!", "no"],
+    }
+
+
+@pytest.fixture
+def ifeval_letter_rows(request) -> list[dict]:
+    """google/IFEval's own rows 1122 and 1129 when ../shared/data has them (the shared_data
+    fixture), else IFEVAL_LETTER_ROWS: the test runs either way, on the real rows where it can."""
+    try:
+        shared = request.getfixturevalue("shared_data")
+    except pytest.skip.Exception:
+        return IFEVAL_LETTER_ROWS
+    rows = [json.loads(line) for line in (shared / "ifeval.jsonl").read_text(encoding="utf-8").splitlines()]
+    real = [r for r in rows if r["key"] in (1122, 1129)]
+    assert [r["instruction_id_list"] for r in real] == [r["instruction_id_list"] for r in IFEVAL_LETTER_ROWS]
+    return real
+
+
+IFEVAL_OTHER_ROWS = [
+    ifeval_row(1001, "Describe a cat without commas.", [("punctuation:no_comma", {})]),
+    ifeval_row(1002, "Answer in Korean, in at least 5 words.",
+               [("language:response_language", {"language": "ko"}),
+                ("length_constraints:number_words", {"relation": "at least", "num_words": 5})]),
+    ifeval_row(1003, "Wrap your answer in JSON.", [("detectable_format:json_format", {})]),
+]
+
+AIME_ROWS = [{"problem_idx": i, "problem": f"What is {i} times 7?", "answer": 7 * i, "problem_type": None} for i in (1, 2, 3)]
+HMMT_ROWS = [{"problem_idx": 1, "problem": "Compute 1/576 as a fraction.", "answer": "\\frac{1}{576}", "problem_type": ["Algebra"]},
+             {"problem_idx": 2, "problem": "Compute sqrt 8.", "answer": "2\\sqrt{2}", "problem_type": ["Algebra"]}]
+KSM_ROWS = [{"question": "1 더하기 2는?", "original": "What is 1 plus 2?", "answer": 3.0},
+            {"question": "1을 2로 나누면?", "original": "What is 1 over 2?", "answer": "\\frac{1}{2}"}]
+MATH500_ROWS = [{"problem": "Convierte $(0,3)$ a coordenadas polares.", "solution": "...", "answer": "\\left( 3, \\frac{\\pi}{2} \\right)",
+                 "subject": "Precalculus", "level": 2, "unique_id": "test/precalculus/807.json"},
+                {"problem": "¿Cuánto es 2+2?", "solution": "...", "answer": "4", "subject": "Prealgebra", "level": 1,
+                 "unique_id": "test/prealgebra/1.json"}]
+REDUX_ROW = {"question": "2+2?", "choices": ["3", "4", "5", "6"], "answer": 1, "error_type": "ok", "source": None,
+             "correct_answer": None, "potential_reason": None, "subject": "elementary_mathematics"}
+PRO_ROW = {"question_id": 1, "question": "2+2?", "options": ["3", "4", "5", "N/A"], "answer": "B", "answer_index": 1,
+           "cot_content": "", "category": "math", "src": "x"}
+GPQA_ROW = {"Record ID": "rec1", "Question": "2+2?", "Correct Answer": "4", "Incorrect Answer 1": "3",
+            "Incorrect Answer 2": "5", "Incorrect Answer 3": "6", "High-level domain": "Physics"}
+KMMLU_ROW = {"question": "2+2는?", "options": ["3", "4", "5", "6"], "solution": "2", "license_name": "변호사"}
+MMMLU_ROW = {"Unnamed: 0": 0, "Question": "¿2+2?", "A": "3", "B": "4", "C": "5", "D": "6", "Answer": "B",
+             "Subject": "elementary_mathematics"}
+AREA_DOC = {"name": "geometry.circle_area", "description": "Area of a circle.",
+            "parameters": {"type": "dict", "properties": {"radius": {"type": "integer", "description": "The radius."}},
+                           "required": ["radius"]}}
+BFCL_ROWS = [
+    {"id": "simple_7", "question": [[{"role": "user", "content": "Area of a circle of radius 3?"}]], "function": [AREA_DOC],
+     "ground_truth": [{"geometry.circle_area": {"radius": [3]}}]},
+    {"id": "irrelevance_4", "question": [[{"role": "user", "content": "Who wrote Hamlet?"}]], "function": [AREA_DOC]},
+]
+
+
+def _variants(row: dict, n: int) -> list[dict]:
+    """`row` n times, each with its own question (and id where the dataset has ids)."""
+    out = []
+    for i in range(n):
+        variant = dict(row)
+        text = "question" if "question" in row else "Question"
+        variant[text] = f"{row[text]} (v{i})"
+        for id_field in ("question_id", "Unnamed: 0", "Record ID"):
+            if id_field in row:
+                variant[id_field] = i if isinstance(row[id_field], int) else f"{row[id_field]}-{i}"
+        out.append(variant)
+    return out
+
+
+CHOICE_ANSWERS = ["<think>A? no.</think>The answer is (B).", "Answer: C", "Respuesta: B", "정답: B", "four", "<think>never closed (B)"]
+MATH_ANSWERS = ["<think>easy</think>\\boxed{7}", "\\boxed{14}", "It is 21.", "\\boxed{\\frac{2}{4}}", "\\boxed{2\\sqrt{2}}",
+                "\\boxed{3.0}", "\\boxed{(3, \\pi/2)}", "<think>never closed \\boxed{7}"]
+
+# benchmark -> (rows in the Hub schema, {item position: responses} or None for "every answer on every item")
+CASES = {
+    "aime_2025": (AIME_ROWS, MATH_ANSWERS),
+    "hmmt_feb_2025": (HMMT_ROWS, MATH_ANSWERS + ["\\boxed{1/576}", "\\boxed{0.001736}"]),
+    "ksm": (KSM_ROWS, MATH_ANSWERS),
+    "math500_es": (MATH500_ROWS, MATH_ANSWERS + ["\\boxed{4}"]),
+    "mmlu_redux": (_variants(REDUX_ROW, 2), CHOICE_ANSWERS),
+    "mmlu_pro": (_variants(PRO_ROW, 2), CHOICE_ANSWERS),
+    "gpqa_diamond": (_variants(GPQA_ROW, 2), CHOICE_ANSWERS),
+    "kmmlu_pro": (_variants(KMMLU_ROW, 2), CHOICE_ANSWERS),
+    "kmmlu_redux": (_variants(KMMLU_ROW, 2), CHOICE_ANSWERS),
+    "mmmlu_es": (_variants(MMMLU_ROW, 2), CHOICE_ANSWERS),
+    "ifeval": (IFEVAL_OTHER_ROWS,
+               ["a calm cat sits and naps all day", "고양이는 아주 귀여운 동물이고 잠을 많이 잡니다", '{"cat": "calm"}', "Cats, dogs"]),
+    "bfcl_v3": (BFCL_ROWS, ["[geometry.circle_area(radius=3)]", "[geometry.circle_area(radius=4)]",
+                            "None of these functions apply.", "geometry.circle_area(radius=", "[]"]),
+}
+NOT_OFFLINE = {"wmt24pp_es": "scored by an LLM judge, which needs a judge server (its verdicts are the judge's, not a local function's)"}
+
+
+def offline_scorable() -> set[str]:
+    """Ready benchmarks whose `score` path (exaone-eval score) needs nothing but rows and responses."""
+    out = set()
+    for name, module_path in REGISTRY.items():
+        if module_path is None or get_spec(name).status != "ready" or name in NOT_OFFLINE:
+            continue
+        module = get_module(name)
+        if not hasattr(module, "converse") and not hasattr(module, "iter_items"):
+            out.add(name)
+    return out
+
+
+def test_every_offline_scorer_has_rows_here():
+    missing = offline_scorable() - set(CASES)
+    assert not missing, f"add Hub-schema rows and responses to CASES for {sorted(missing)}, so their verdicts are checked across processes"
+
+
+def _responses(name: str, rows: list[dict], answers: list[str]) -> list[dict]:
+    module = get_module(name)
+    ids = [module.to_item(row).id for row in rows]
+    return [{"id": item_id, "sample": s, "response": a} for item_id in ids for s, a in enumerate(answers)]
+
+
+# Wraps `exaone-eval score`: the global random is advanced N times before main, then every
+# benchmark named is scored from <folder>/<name>.jsonl (rows) and <folder>/<order>/<name>.jsonl.
+WRAPPER = """
+import random, sys
+for _ in range(int(sys.argv[1])):
+    random.random()
+from exaone_eval.cli import main
+folder, order, out = sys.argv[2], sys.argv[3], sys.argv[4]
+codes = [main(["score", "--benchmark", name, "--responses", f"{folder}/{order}/{name}.jsonl", "--data-dir", folder,
+               "--out", f"{out}/{name}"]) for name in sys.argv[5].split(",")]
+sys.exit(max(codes))
+"""
+
+# (pool, PYTHONHASHSEED, draws from the global random before main, responses order). The pool's
+# workers are forked, so each starts from its parent's advanced state and takes responses in
+# whatever order they come.
+PROCESSES = [("off", "0", 0, "forward"), ("off", "1", 1, "reversed"), ("on", "2", 1000, "forward")]
+
+
+def score_in_processes(tmp_path: Path, cases: dict[str, tuple[list[dict], list[dict]]]) -> list[Path]:
+    """Score `cases` (name -> rows, responses) once per PROCESSES entry, all at once; the out folders."""
+    folder = tmp_path / "data"
+    for name, (rows, responses) in cases.items():
+        write_jsonl(folder / f"{name}.jsonl", rows)
+        write_jsonl(folder / "forward" / f"{name}.jsonl", responses)
+        write_jsonl(folder / "reversed" / f"{name}.jsonl", responses[::-1])
+    (tmp_path / "wrapper.py").write_text(WRAPPER, encoding="utf-8")
+    procs, outs = [], []
+    for n, (pool, hash_seed, draws, order) in enumerate(PROCESSES):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "EXAONE_EVAL_SCORING_POOL": pool,
+               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        outs.append(tmp_path / f"out{n}")
+        procs.append(subprocess.Popen([sys.executable, str(tmp_path / "wrapper.py"), str(draws), str(folder), order, str(outs[-1]),
+                                       ",".join(cases)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for proc in procs:
+        output, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, output[-3000:]
+    return outs
+
+
+def verdicts(out: Path, name: str) -> dict[tuple[str, int], dict]:
+    records = [json.loads(line) for line in (out / name / "samples" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+    return {(r["id"], r["sample"]): {k: r[k] for k in ("score", "extracted", "detail")} for r in records}
+
+
+def test_every_offline_scorer_gives_identical_verdicts_across_processes_pools_and_orders(tmp_path, ifeval_letter_rows):
+    names = sorted(offline_scorable() & set(CASES))
+    cases = {name: (CASES[name][0], _responses(name, *CASES[name])) for name in names}
+    letter_responses = ifeval_letter_responses(ifeval_letter_rows)
+    rows, responses = cases["ifeval"]
+    cases["ifeval"] = (rows + ifeval_letter_rows, responses + [
+        {"id": item_id, "sample": s, "response": a} for item_id, answers in letter_responses.items() for s, a in enumerate(answers)])
+    outs = score_in_processes(tmp_path, cases)
+    for name in names:
+        first = verdicts(outs[0], name)
+        assert len(first) == len(cases[name][1])
+        for out in outs[1:]:
+            assert verdicts(out, name) == first, f"{name}: {out.name} differs from {outs[0].name}"
+        # Same file order, same figures (the CI bootstrap resamples items in file order).
+        assert json.loads((outs[0] / name / "scores.json").read_text()) == json.loads((outs[2] / name / "scores.json").read_text())
+    # Not vacuous: the letter instruction passed on some responses and failed on others.
+    position = {"1122": 1, "1129": 0}  # of keywords:letter_frequency in each row's instruction list
+    letter = [v["detail"]["inst_level_strict"][position[item_id]]
+              for (item_id, _), v in verdicts(outs[0], "ifeval").items() if item_id in position]
+    assert 0 < sum(letter) < len(letter)
