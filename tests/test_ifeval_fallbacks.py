@@ -150,8 +150,14 @@ def _draws_at_random(row: dict) -> bool:
 def test_on_the_real_rows_only_1122_and_1129_fall_back_and_every_other_verdict_is_lm_evals(shared_data):
     rows = [json.loads(line) for line in (shared_data / "ifeval.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted(r["key"] for r in rows if _draws_at_random(r)) == [1122, 1129]
+    utils = _lm_eval_ifeval()
+    response = "a short reply, in english. P.S. done"
     for row in rows:
         if row["key"] in (1122, 1129):
             continue
-        response = "a short reply, in english. P.S. done"
-        assert ours(row, response) == official(row, response), row["key"]
+        # Strict only (loose runs each check on 8 variants of the response: 8x the time); the
+        # loose path is compared on OTHER_ROWS above.
+        item = ifeval.to_item(row)
+        inp = utils.InputExample(key=row["key"], instruction_id_list=item.reference, prompt=row["prompt"], kwargs=item.meta["kwargs"])
+        expected = utils.test_instruction_following_strict(inp, response).follow_instruction_list
+        assert ours(row, response)[0] == expected, row["key"]
