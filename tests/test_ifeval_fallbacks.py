@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpers import gen
-from test_same_verdicts_everywhere import IFEVAL_LETTER_ROWS, ifeval_row
+from test_same_verdicts_everywhere import IFEVAL_LETTER_ROWS, MULTI_IF_ROWS, ifeval_row, letter_split_texts
 
-from exaone_eval.benchmarks import ifeval
-from exaone_eval.scoring.ifeval import _lm_eval_ifeval, check_instructions
+from exaone_eval.benchmarks import ifeval, multi_if
+from exaone_eval.scoring.ifeval import _lm_eval_ifeval
+from exaone_eval.types import Episode
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "official-parity.md"
 TWEET = IFEVAL_LETTER_ROWS[0]  # key 1122: lowercase, and the letter '#' at least 4 times
@@ -54,6 +55,18 @@ def test_our_verdict_on_it_is_the_same_whatever_the_global_random_state():
     for seed in range(20):
         random.seed(seed)
         verdicts.add(json.dumps(ifeval.score(ifeval.to_item(TWEET), gen(HALF_THE_ALPHABET)).detail))
+    assert len(verdicts) == 1
+
+
+def test_multi_if_turns_get_the_same_verdicts_whatever_the_global_random_state():
+    # Multi-IF builds the registry's checkers itself (its kwargs unfiltered), through the same seeding.
+    item = multi_if.to_item(MULTI_IF_ROWS[0])  # turn 2: the letter '#' at least 4 times
+    verdicts = set()
+    for seed in range(20):
+        random.seed(seed)
+        details = [multi_if.score(item, Episode(messages=(), result={"answers": ["a", text, "b"]})).detail
+                   for text in letter_split_texts(4)]
+        verdicts.add(json.dumps(details))
     assert len(verdicts) == 1
 
 

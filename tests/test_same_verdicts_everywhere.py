@@ -3,15 +3,17 @@
 Every benchmark that `exaone-eval score` can score offline here scores the same saved responses in
 separate processes that differ in PYTHONHASHSEED, in how far the global `random` was advanced
 before main, in the order of the responses file, and in whether the scoring pool is on. Every
-per-sample record must be identical. The IFEval rows include the two `keywords:letter_frequency`
-items whose letter is not a-z (google/IFEval keys 1122 and 1129): the official checker draws a
-random letter for them.
+per-sample record must be identical. Conversations (Multi-IF), which `score` refuses, are scored
+from saved episodes through the runner's `score_episode`, in the same two settings. The IFEval
+rows include the two `keywords:letter_frequency` items whose letter is not a-z (google/IFEval keys
+1122 and 1129): the official checker draws a random letter for them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -46,17 +48,19 @@ IFEVAL_LETTER_ROWS = [
                [("keywords:letter_frequency", {"let_relation": "at least", "letter": "!", "let_frequency": 6}),
                 ("combination:repeat_prompt", {"prompt_to_repeat": PITCH})]),
 ]
-# Each letter set passes `at least 6` for half the alphabet, so a randomly drawn letter decides.
-FIRST_HALF, SECOND_HALF = "abcdefghijklm " * 6, "nopqrstuvwxyz " * 6
+def letter_split_texts(count: int) -> list[str]:
+    """Five texts; the j-th holds, `count` times each, the letters whose index in a-z has bit j set.
+    Two different letters differ in some bit, so two different draws disagree on one of them."""
+    return [" ".join(c * count for i, c in enumerate(string.ascii_lowercase) if i >> j & 1) for j in range(5)]
 
 
 def ifeval_letter_responses(rows: list[dict]) -> dict[str, list[str]]:
-    """Responses to rows 1122 and 1129 whose letter-frequency verdict depends on the letter drawn."""
-    pitch = next(r for r in rows if r["key"] == 1129)["kwargs"][1]["prompt_to_repeat"]
-    return {
-        "1122": [FIRST_HALF + "#a #b #c #d", SECOND_HALF + "#n #o #p #q", "#one #two #three #four", "Capital " + FIRST_HALF],
-        "1129": [pitch + " " + FIRST_HALF + "!!!!!!", pitch + " " + SECOND_HALF + "!!!!!!", pitch + " yes!!!!!!", "no"],
-    }
+    """Responses to rows 1122 and 1129 whose letter-frequency verdicts depend on the letter drawn."""
+    out = {}
+    for row in rows:
+        position = row["instruction_id_list"].index("keywords:letter_frequency")
+        out[str(row["key"])] = letter_split_texts(row["kwargs"][position]["let_frequency"]) + ["#1 #2 #3 #4 !!!!!!"]
+    return out
 
 
 @pytest.fixture
@@ -109,6 +113,29 @@ BFCL_ROWS = [
 ]
 
 
+
+def multi_if_row(key: int, turns: list[tuple[str, list[str], list[dict]]]) -> dict:
+    """A facebook/Multi-IF row as its CSV gives it: prompts, id lists and kwargs are JSON text."""
+    row = {"key": str(key), "language": "English"}
+    for k, (text, ids, kwargs) in enumerate(turns, 1):
+        row[f"turn_{k}_prompt"] = json.dumps({"role": "user", "content": text})
+        row[f"turn_{k}_instruction_id_list"] = json.dumps(ids)
+        row[f"turn_{k}_kwargs"] = json.dumps([json.dumps(kw) for kw in kwargs])
+    return row
+
+
+MULTI_IF_ROWS = [
+    multi_if_row(7, [("Write a tweet without commas.", ["punctuation:no_comma"], [{}]),
+                     ("Now with at least 4 hashtags starting with '#'.", ["keywords:letter_frequency"],
+                      [{"let_relation": "at least", "letter": "#", "let_frequency": 4}]),
+                     ("Now in lowercase.", ["change_case:english_lowercase"], [{}])]),
+]
+# Saved conversations: the model's answer to each turn. Turn 2's letter check draws its letter.
+MULTI_IF_ANSWERS = [["a tweet", text, "done"] for text in letter_split_texts(4)] + [["a, tweet", "#1 #2 #3 #4", "Done"]]
+# Conversation benchmark -> (rows in the Hub schema, saved answers per turn, one list per sample)
+CONVERSATION_CASES = {"multi_if": (MULTI_IF_ROWS, MULTI_IF_ANSWERS)}
+
+
 def _variants(row: dict, n: int) -> list[dict]:
     """`row` n times, each with its own question (and id where the dataset has ids)."""
     out = []
@@ -147,20 +174,24 @@ CASES = {
 NOT_OFFLINE = {"wmt24pp_es": "scored by an LLM judge, which needs a judge server (its verdicts are the judge's, not a local function's)"}
 
 
-def offline_scorable() -> set[str]:
-    """Ready benchmarks whose `score` path (exaone-eval score) needs nothing but rows and responses."""
-    out = set()
+def offline_benchmarks() -> tuple[set[str], set[str]]:
+    """Ready benchmarks scored from saved outputs with nothing but their rows: (those `exaone-eval
+    score` takes, the conversations, which are scored from saved episodes)."""
+    scored, conversations = set(), set()
     for name, module_path in REGISTRY.items():
         if module_path is None or get_spec(name).status != "ready" or name in NOT_OFFLINE:
             continue
         module = get_module(name)
-        if not hasattr(module, "converse") and not hasattr(module, "iter_items"):
-            out.add(name)
-    return out
+        if hasattr(module, "converse"):
+            conversations.add(name)
+        elif not hasattr(module, "iter_items"):  # long-context prompts need the model's tokenizer
+            scored.add(name)
+    return scored, conversations
 
 
 def test_every_offline_scorer_has_rows_here():
-    missing = offline_scorable() - set(CASES)
+    scored, conversations = offline_benchmarks()
+    missing = (scored - set(CASES)) | (conversations - set(CONVERSATION_CASES))
     assert not missing, f"add Hub-schema rows and responses to CASES for {sorted(missing)}, so their verdicts are checked across processes"
 
 
@@ -175,17 +206,40 @@ def _responses(name: str, rows: list[dict], answers: list[str]) -> list[dict]:
 # The scorers' libraries are imported first, so that the pool's forked workers inherit them
 # instead of each importing sympy and nltk again (most of this test's time on a busy machine).
 WRAPPER = """
-import random, sys
+import json, os, random, sys
+from pathlib import Path
 import math_verify
 from exaone_eval.scoring.ifeval import _lm_eval_ifeval
 _lm_eval_ifeval()
 for _ in range(int(sys.argv[1])):
     random.random()
 from exaone_eval.cli import main
-folder, order, out = sys.argv[2], sys.argv[3], sys.argv[4]
+folder, order, out, names, conversations = sys.argv[2:7]
 codes = [main(["score", "--benchmark", name, "--responses", f"{folder}/{order}/{name}.jsonl", "--data-dir", folder,
-               "--out", f"{out}/{name}"]) for name in sys.argv[5].split(",")]
-sys.exit(max(codes))
+               "--out", f"{out}/{name}"]) for name in filter(None, names.split(","))]
+# Conversations: `score` refuses them, so the saved episodes go through the runner's own scoring
+# function (score_episode), in the runner's scoring pool when it is on.
+from exaone_eval.config import ModelPreset, RunConfig
+from exaone_eval.conversation import score_episode
+from exaone_eval.runner import load_items, make_scoring_pool
+from exaone_eval.types import Episode
+for name in filter(None, conversations.split(",")):
+    cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset("t", "t"), backend="none", benchmarks=[name],
+                    out=Path(out), data_dir=Path(folder))
+    items = {item.id: item for item in load_items(cfg, name)[0]}
+    saved = [json.loads(line) for line in open(f"{folder}/{order}/{name}.jsonl", encoding="utf-8")]
+    episodes = [Episode(messages=(), result={"answers": e["answers"]}, response=e["answers"][-1]) for e in saved]
+    names_, found = [name] * len(saved), [items[e["id"]] for e in saved]
+    if os.environ["EXAONE_EVAL_SCORING_POOL"] == "on":
+        with make_scoring_pool() as pool:
+            scores = list(pool.map(score_episode, names_, found, episodes))
+    else:
+        scores = list(map(score_episode, names_, found, episodes))
+    records = [{"id": e["id"], "sample": e["sample"], "score": s.value, "extracted": s.extracted, "detail": s.detail}
+               for e, s in zip(saved, scores)]
+    Path(out, name, "samples").mkdir(parents=True)
+    Path(out, name, "samples", name + ".jsonl").write_text("".join(json.dumps(r) + "\\n" for r in records), encoding="utf-8")
+sys.exit(max(codes, default=0))
 """
 
 # (pool, PYTHONHASHSEED, draws from the global random before main, responses order). The two
@@ -196,8 +250,9 @@ sys.exit(max(codes))
 PROCESSES = [("off", "0", 0, "forward"), ("on", "1", 1000, "reversed")]
 
 
-def score_in_processes(tmp_path: Path, cases: dict[str, tuple[list[dict], list[dict]]]) -> list[Path]:
-    """Score `cases` (name -> rows, responses) once per PROCESSES entry, all at once; the out folders."""
+def score_in_processes(tmp_path: Path, cases: dict[str, tuple[list[dict], list[dict]]], conversations=()) -> list[Path]:
+    """Score `cases` (name -> rows, saved responses or episodes) once per PROCESSES entry, all at
+    once; the out folders. `conversations` names the cases that are conversations."""
     folder = tmp_path / "data"
     for name, (rows, responses) in cases.items():
         write_jsonl(folder / f"{name}.jsonl", rows)
@@ -210,7 +265,7 @@ def score_in_processes(tmp_path: Path, cases: dict[str, tuple[list[dict], list[d
                "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         outs.append(tmp_path / f"out{n}")
         procs.append(subprocess.Popen([sys.executable, str(tmp_path / "wrapper.py"), str(draws), str(folder), order, str(outs[-1]),
-                                       ",".join(cases)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+                                       ",".join(n for n in cases if n not in conversations), ",".join(conversations)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     for proc in procs:
         output, _ = proc.communicate(timeout=600)
         assert proc.returncode == 0, output[-3000:]
@@ -223,17 +278,24 @@ def verdicts(out: Path, name: str) -> dict[tuple[str, int], dict]:
 
 
 def test_every_offline_scorer_gives_identical_verdicts_across_processes_pools_and_orders(tmp_path, ifeval_letter_rows):
-    names = sorted(offline_scorable() & set(CASES))
+    scored, conversations = offline_benchmarks()
+    names = sorted(scored & set(CASES))
     cases = {name: (CASES[name][0], _responses(name, *CASES[name])) for name in names}
+    for name in sorted(conversations & set(CONVERSATION_CASES)):
+        rows, answers = CONVERSATION_CASES[name]
+        ids = [get_module(name).to_item(row).id for row in rows]
+        cases[name] = (rows, [{"id": i, "sample": s, "answers": a} for i in ids for s, a in enumerate(answers)])
     letter_responses = ifeval_letter_responses(ifeval_letter_rows)
     rows, responses = cases["ifeval"]
     cases["ifeval"] = (rows + ifeval_letter_rows, responses + [
         {"id": item_id, "sample": s, "response": a} for item_id, answers in letter_responses.items() for s, a in enumerate(answers)])
-    outs = score_in_processes(tmp_path, cases)
-    for name in names:
+    outs = score_in_processes(tmp_path, cases, conversations=sorted(conversations & set(CONVERSATION_CASES)))
+    for name in cases:
         first = verdicts(outs[0], name)
         assert len(first) == len(cases[name][1])
         assert verdicts(outs[1], name) == first, f"{name}: the two processes disagree"
+        if name not in names:
+            continue  # conversations: verdicts only (no scores.json)
         # The figures too (not the CI: its bootstrap resamples the items in the file's order).
         figures = [json.loads((out / name / "scores.json").read_text())[name] for out in outs]
         assert figures[1]["score"] == pytest.approx(figures[0]["score"]), name

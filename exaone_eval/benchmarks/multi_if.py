@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 
-from exaone_eval.scoring.ifeval import _lm_eval_ifeval
+from exaone_eval.scoring.ifeval import _lm_eval_ifeval, fallback_seed, seeded_fallbacks
 from exaone_eval.types import Episode, Item, Score
 
 TURNS = (1, 2, 3)
@@ -93,14 +93,19 @@ def _loose_variants(response: str) -> list[str]:
     return variants[:1] + [response.replace("*", "")] + variants[1:] + [v.replace("*", "") for v in variants[1:]]
 
 
-def check_turn(instruction_ids: list[str], kwargs: list[dict], response: str) -> dict:
-    """Strict and loose verdicts per instruction, as Multi-IF's gen_acc_strict / gen_acc_loose."""
+def check_turn(key: str, instruction_ids: list[str], kwargs: list[dict], response: str) -> dict:
+    """Strict and loose verdicts per instruction, as Multi-IF's gen_acc_strict / gen_acc_loose.
+
+    `key` names the item and turn: a checker whose argument is missing or unusable draws one at
+    random, and that draw is seeded from (key, index, instruction id) as IFEval's are, never taken
+    from the global `random` (scoring/ifeval.py; docs/official-parity.md)."""
     registry = _lm_eval_ifeval().instructions_registry.INSTRUCTION_DICT
     strict, loose = [], []
     variants = _loose_variants(response)
-    for instruction_id, args in zip(instruction_ids, kwargs):
+    for index, (instruction_id, args) in enumerate(zip(instruction_ids, kwargs)):
         checker = registry[instruction_id](instruction_id)
-        checker.build_description(**args)
+        with seeded_fallbacks(fallback_seed(key, index, instruction_id)):
+            checker.build_description(**args)
         strict.append(bool(response) and bool(checker.check_following(response)))
         loose.append(any(v.strip() and checker.check_following(v) for v in variants))
     return {"strict": strict, "loose": loose}
@@ -110,7 +115,7 @@ def score(item: Item, episode: Episode) -> Score:
     answers = episode.result["answers"]
     turns = {}
     for turn, answer in zip(item.reference, answers):
-        turns[str(turn["turn"])] = check_turn(turn["instruction_id_list"], turn["kwargs"], answer)
+        turns[str(turn["turn"])] = check_turn(f"{item.id}:{turn['turn']}", turn["instruction_id_list"], turn["kwargs"], answer)
     per_turn = [_four_way([v]) for v in turns.values()]
     value = sum(per_turn) / len(per_turn) if per_turn else 0.0
     followed = [all(v["strict"]) for v in turns.values()]
