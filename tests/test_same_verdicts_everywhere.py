@@ -48,6 +48,8 @@ IFEVAL_LETTER_ROWS = [
                [("keywords:letter_frequency", {"let_relation": "at least", "letter": "!", "let_frequency": 6}),
                 ("combination:repeat_prompt", {"prompt_to_repeat": PITCH})]),
 ]
+
+
 def letter_split_texts(count: int) -> list[str]:
     """Five texts; the j-th holds, `count` times each, the letters whose index in a-z has bit j set.
     Two different letters differ in some bit, so two different draws disagree on one of them."""
@@ -154,7 +156,7 @@ CHOICE_ANSWERS = ["<think>A? no.</think>The answer is (B).", "Answer: C", "Respu
 MATH_ANSWERS = ["<think>easy</think>\\boxed{7}", "\\boxed{14}", "It is 21.", "\\boxed{\\frac{2}{4}}", "\\boxed{2\\sqrt{2}}",
                 "\\boxed{3.0}", "\\boxed{(3, \\pi/2)}", "<think>never closed \\boxed{7}"]
 
-# benchmark -> (rows in the Hub schema, {item position: responses} or None for "every answer on every item")
+# benchmark -> (rows in the Hub schema, answers: each answer is a saved response to every row)
 CASES = {
     "aime_2025": (AIME_ROWS, MATH_ANSWERS),
     "hmmt_feb_2025": (HMMT_ROWS, MATH_ANSWERS + ["\\boxed{1/576}", "\\boxed{0.001736}"]),
