@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from helpers import gen
 from test_same_verdicts_everywhere import IFEVAL_LETTER_ROWS, MULTI_IF_ROWS, ifeval_row, letter_split_texts
 
@@ -160,6 +161,7 @@ def _draws_at_random(row: dict) -> bool:
         instructions.random = instructions_util.random = random
 
 
+@pytest.mark.slow  # 541 rows through both implementations: ~10 s
 def test_on_the_real_rows_only_1122_and_1129_fall_back_and_every_other_verdict_is_lm_evals(shared_data):
     rows = [json.loads(line) for line in (shared_data / "ifeval.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted(r["key"] for r in rows if _draws_at_random(r)) == [1122, 1129]

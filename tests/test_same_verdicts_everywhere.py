@@ -279,6 +279,7 @@ def verdicts(out: Path, name: str) -> dict[tuple[str, int], dict]:
     return {(r["id"], r["sample"]): {k: r[k] for k in ("score", "extracted", "detail")} for r in records}
 
 
+@pytest.mark.slow  # two fresh interpreters import every scorer: ~15 s of CPU
 def test_every_offline_scorer_gives_identical_verdicts_across_processes_pools_and_orders(tmp_path, ifeval_letter_rows):
     scored, conversations = offline_benchmarks()
     names = sorted(scored & set(CASES))
