@@ -33,6 +33,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
 def cmd_list(args) -> int:
     from exaone_eval.benchmarks import all_specs
     from exaone_eval.config import get_suite, suites
@@ -103,6 +113,7 @@ def build_run_config(args):
         seed=args.seed,
         request_timeout=args.request_timeout,
         max_retries=args.max_retries,
+        unreachable_timeout=args.unreachable_timeout,
         budgets=suite.budgets,
         answer_max_tokens=suite.answer_max_tokens,
         judge_base_url=args.judge_base_url,
@@ -140,6 +151,10 @@ async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
             return await run_sweep(cfg, backend, tokenizer=tokenizer, progress=progress)
         return await run_suite(cfg, backend, judge, progress=progress)
     finally:
+        if (cfg.out / "run.json").is_file() and hasattr(backend, "server_report"):
+            from exaone_eval.failover import record_servers
+
+            record_servers(cfg.out / "run.json", backend.server_report())
         for b in (backend, judge):
             if b is not None and hasattr(b, "aclose"):
                 await b.aclose()
@@ -229,7 +244,8 @@ def _add_generation_flags(p) -> None:
     p.add_argument("--concurrency", type=_positive, default=64, help="requests in flight at once, over all URLs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="run seed; each sample's seed derives from it, the item id and the sample index (default 0)")
     p.add_argument("--request-timeout", type=float, default=3600.0, help="seconds before one request is abandoned and retried (default 3600)")
-    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / timeouts / dropped connections (default 6)")
+    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / read timeouts (default 6); a lost connection moves it to another URL instead")
+    p.add_argument("--unreachable-timeout", type=_seconds, default=60.0, help="stop the run when no server has been reachable for this many seconds (default 60); a slow server is never unreachable (docs/failover.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

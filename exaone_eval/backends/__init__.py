@@ -56,4 +56,5 @@ def _openai(cfg: RunConfig, urls: list[str], model: str, api_key: str | None, vl
     from exaone_eval.backends.openai import OpenAIBackend
 
     return OpenAIBackend(urls, model=model, api_key=api_key, concurrency=cfg.concurrency,
-                         request_timeout=cfg.request_timeout, max_retries=cfg.max_retries, vllm_extras=vllm_extras)
+                         request_timeout=cfg.request_timeout, max_retries=cfg.max_retries, vllm_extras=vllm_extras,
+                         unreachable_timeout=cfg.unreachable_timeout)
