@@ -78,6 +78,10 @@ class FakeOpenAIServer:
     def _close_listener(self) -> None:
         if self.httpd.socket.fileno() != -1:
             self.httpd.shutdown()
+            try:  # stop listening even where a forked process (a scoring pool) shares the socket
+                self.httpd.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self.httpd.server_close()
 
     def _reset_connections(self) -> None:
