@@ -20,9 +20,10 @@ def make_backend(cfg: RunConfig):
         return BundledBackend(bundled_checkpoint(cfg.model.hf_id))
     if cfg.backend == "vllm":
         try:
-            from exaone_eval.backends.vllm import VLLMBackend
+            from exaone_eval.backends.vllm import VLLMBackend, check_vllm_release
         except ImportError as e:
             raise HarnessError(f"the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]' ({e})") from None
+        check_vllm_release()  # releases that run RoPE on EXAONE 4.0's NoPE layers are refused
         return VLLMBackend(
             str(bundled_checkpoint(cfg.model.hf_id)),  # `demo`: the converted SmolLM2 folder, which vLLM loads too
             tensor_parallel_size=cfg.tensor_parallel_size or 1,
