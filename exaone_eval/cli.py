@@ -91,7 +91,12 @@ def build_run_config(args):
     from exaone_eval.config import RunConfig, get_suite, resolve_model
 
     suite = get_suite(args.suite)
-    model = resolve_model(args.model)
+    model_name = args.model
+    if model_name is None:  # only the offline demo suite has a model of its own
+        if suite.name != "demo":
+            raise HarnessError(f"--suite {suite.name} needs --model (32b, 1.2b, demo, or a checkpoint path / HF id)")
+        model_name = "demo"
+    model = resolve_model(model_name)
     benchmarks = [check_name(b) for b in _csv(args.benchmarks)] if args.benchmarks else list(suite.benchmarks)
     backend = args.backend or model.backend or "openai"
     data_dir = Path(args.data_dir) if args.data_dir else None
@@ -103,7 +108,7 @@ def build_run_config(args):
         model=model,
         backend=backend,
         benchmarks=benchmarks,
-        out=Path(args.out) if args.out else _default_out(suite.name, args.model),
+        out=Path(args.out) if args.out else _default_out(suite.name, model_name),
         base_urls=_csv(args.base_url or ""),
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
         limit=args.limit if args.limit is not None else suite.limit,
@@ -210,6 +215,10 @@ def cmd_score(args) -> int:
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
     )
+    from exaone_eval.store import update_json
+
+    # What `gate` needs to compare this directory with a run: the mode, and a name for the model.
+    update_json(out / "run.json", {"mode": args.mode, "model": {"name": args.model or Path(args.responses).stem}})
     print(scored_entries_table({name: entry}))
     print(f"\nscores: {out / 'scores.json'}   samples: {out / 'samples' / (name + '.jsonl')}")
     return 0
@@ -265,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="generate, score and aggregate a suite", description="Run a suite against a model. Rerunning the same command with the same --out resumes: finished samples are never generated again.", epilog=EPILOG)
     p.add_argument("--suite", required=True, help="reasoning (Tables 3/5), non-reasoning (Tables 4/6), budget (Table 7) or demo")
-    p.add_argument("--model", required=True, help="32b, 1.2b, demo, or any local checkpoint path / HF id (sent as the `model` field to servers)")
+    p.add_argument("--model", help="32b, 1.2b, demo, or any local checkpoint path / HF id (sent as the `model` field to servers); --suite demo defaults to demo")
     p.add_argument("--backend", help="openai (any OpenAI-compatible server; the default), vllm (in-process vLLM), bundled (the bundled PyTorch engine)")
     p.add_argument("--benchmarks", help="comma-separated subset of the suite's benchmarks (see `exaone-eval list`)")
     p.add_argument("--k", type=_positive, help="samples per item for every benchmark (default: each benchmark's k in tasks/)")
@@ -295,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--responses", required=True, help="JSONL file of generations")
     p.add_argument("--data-dir", help="folder of <benchmark>.jsonl in the Hub schema (default: the Hub)")
     p.add_argument("--out", help="output directory for scores.json and samples/ (default results/score-<benchmark>-<file>-<time>)")
+    p.add_argument("--mode", choices=("reasoning", "non-reasoning"), default="non-reasoning",
+                   help="the mode the responses were generated in, recorded so that `gate` compares like with like (default non-reasoning)")
+    p.add_argument("--model", help="a name for the model that wrote the responses, recorded for `gate` and `tables` (default: the file's name)")
     _add_judge_flags(p)
     p.set_defaults(func=cmd_score)
 
