@@ -54,6 +54,7 @@ class FakeOpenAIServer:
         self.answered = 0
         self.first_request_at: float | None = None  # time.time() of the first request (bench/)
         self.died_at: float | None = None  # time.monotonic() of the last refuse() / hang()
+        self.died_wall: float | None = None  # the same as time.time() (bench/, across processes)
         self.lock = threading.Lock()
         self.state = "up"  # up | refused | hung | stopped
         self.epoch = 0  # bumped on each death: connections from before it are never answered
@@ -107,7 +108,7 @@ class FakeOpenAIServer:
         self._hang_connections()
 
     def _mark_dead(self, state: str) -> None:
-        self.state, self.epoch, self.died_at = state, self.epoch + 1, time.monotonic()
+        self.state, self.epoch, self.died_at, self.died_wall = state, self.epoch + 1, time.monotonic(), time.time()
 
     def _refuse_connections(self) -> None:
         self._close_listener()
@@ -289,8 +290,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--content", default="\\boxed{7}", help="the answer every request gets")
     parser.add_argument("--max-seconds", type=float, default=600, help="stop by itself after this long")
+    parser.add_argument("--die-after", type=int, help="die after this many answers (see --die-how)")
+    parser.add_argument("--die-how", default="refuse", choices=("drop", "refuse", "hang"), help="how it dies (default refuse)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args()
-    server = FakeOpenAIServer(lambda body: {"content": args.content, "completion_tokens": 4}, port=args.port).start()
+    server = FakeOpenAIServer(lambda body: {"content": args.content, "completion_tokens": 4}, port=args.port,
+                              die_after=args.die_after, die_how=args.die_how, delay=args.delay).start()
     print(server.port, flush=True)
     deadline = time.monotonic() + args.max_seconds
     try:
@@ -300,7 +305,7 @@ def main() -> None:
         pass
     finally:
         first = server.first_request_at
-        print(json.dumps({"answered": server.answered, "first_request_at": first}), flush=True)
+        print(json.dumps({"answered": server.answered, "first_request_at": first, "died_at": server.died_wall}), flush=True)
         server.stop()
 
 
