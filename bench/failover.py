@@ -55,7 +55,7 @@ async def per_call_cost(n: int = 20000) -> float:
     async def call():
         await asyncio.sleep(0)
 
-    pool = ServerPool(["a", "b", "c"], probe=None)
+    pool = ServerPool(["a", "b", "c"], ask=None)
     pool.bind()
     start = time.perf_counter()
     for _ in range(n):

@@ -76,9 +76,9 @@ def _chain(error: BaseException):
 
 def probe_timeout_for(unreachable_timeout: float) -> float:
     """Probe timeout and interval (also the connect timeout): a quarter of the unreachable
-    timeout, at most 10 s. Four probes fit in the bound, and a loaded server answers /models in
-    well under a second."""
-    return max(0.05, min(10.0, unreachable_timeout / 4))
+    timeout, between 0.25 s and 10 s. Four probes fit in the bound, and a loaded server answers
+    /models in well under a second."""
+    return max(0.25, min(10.0, unreachable_timeout / 4))
 
 
 def _stderr_line(message: str) -> None:
@@ -92,16 +92,16 @@ def _now_iso() -> str:
 class ServerPool:
     """The URLs of one backend: which are in the rotation, how loaded, and what happened to them.
 
-    `probe(i)` asks URL i's server whether it is there (`GET /models`): it returns None when the
+    `ask(i)` asks URL i's server whether it is there (`GET /models`): it returns None when the
     server answered, else why not. All methods run on the event loop of the backend's caller.
     """
 
-    def __init__(self, urls: Sequence[str], probe: Callable[[int], Awaitable[str | None]],
+    def __init__(self, urls: Sequence[str], ask: Callable[[int], Awaitable[str | None]],
                  unreachable_timeout: float = 60.0, log: Callable[[str], None] | None = None):
         if unreachable_timeout <= 0:
             raise ValueError(f"unreachable_timeout must be > 0 seconds, got {unreachable_timeout}")
         self.urls = list(urls)
-        self.probe = probe
+        self.ask = ask
         self.unreachable_timeout = unreachable_timeout
         self.probe_timeout = probe_timeout_for(unreachable_timeout)
         self.log = log or _stderr_line
@@ -216,7 +216,7 @@ class ServerPool:
 
     async def _check_suspect(self, i: int) -> None:
         started = time.monotonic()
-        why = await self._probe(i)
+        why = await self.probe(i)
         if self.state[i] != SUSPECT:
             return
         if why is None:
@@ -269,9 +269,10 @@ class ServerPool:
 
     # ---- probing ---------------------------------------------------------------------------------
 
-    async def _probe(self, i: int) -> str | None:
+    async def probe(self, i: int) -> str | None:
+        """None when URL i's server answers within the probe timeout, else why not."""
         try:
-            return await asyncio.wait_for(self.probe(i), self.probe_timeout + 1.0)
+            return await asyncio.wait_for(self.ask(i), self.probe_timeout + 1.0)
         except asyncio.TimeoutError:
             return f"GET /models did not answer within {self.probe_timeout:g} s"
         except Exception as e:  # whatever the probe raised: the server did not answer
@@ -287,7 +288,7 @@ class ServerPool:
                        if s == DOWN or (s == UP and self.in_flight[i] and now - self._last_answer[i] >= self.probe_timeout)]
             if not targets:
                 continue
-            results = await asyncio.gather(*(self._probe(i) for i in targets))
+            results = await asyncio.gather(*(self.probe(i) for i in targets))
             for i, why in zip(targets, results):
                 if self.state[i] == DOWN and why is None:
                     self._rejoin(i)

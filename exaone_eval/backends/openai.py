@@ -72,7 +72,7 @@ class OpenAIBackend:
         self._openai = openai
         self.model = model
         self.base_urls = [u.rstrip("/") for u in base_urls]
-        self.pool = ServerPool(self.base_urls, self._probe, unreachable_timeout, log)
+        self.pool = ServerPool(self.base_urls, self._ask_models, unreachable_timeout, log)
         # A connect that takes longer than a probe is a server that is not there; a request may
         # take up to request_timeout once connected (a 64K-token generation takes minutes).
         timeout = openai.Timeout(request_timeout, connect=self.pool.probe_timeout)
@@ -95,14 +95,14 @@ class OpenAIBackend:
         """Fail fast, naming the URLs, when no server can be reached at all; start without the
         ones that cannot (they join the rotation when they answer)."""
         self.pool.bind()
-        whys = await asyncio.gather(*(self.pool._probe(i) for i in range(len(self.base_urls))))
+        whys = await asyncio.gather(*(self.pool.probe(i) for i in range(len(self.base_urls))))
         if all(why is not None for why in whys):
             raise HarnessError("; ".join(f"cannot reach the server at {url} ({why})" for url, why in zip(self.base_urls, whys)))
         for i, why in enumerate(whys):
             if why is not None:
                 self.pool.drop(i, why)
 
-    async def _probe(self, i: int) -> str | None:
+    async def _ask_models(self, i: int) -> str | None:
         """None when URL i's server answers `GET /models` (below 500: some servers have no
         /models, and a 404 is an answer), else why not."""
         try:
