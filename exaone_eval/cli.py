@@ -33,6 +33,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
 def cmd_list(args) -> int:
     from exaone_eval.benchmarks import all_specs
     from exaone_eval.config import get_suite, suites
@@ -81,7 +91,12 @@ def build_run_config(args):
     from exaone_eval.config import RunConfig, get_suite, resolve_model
 
     suite = get_suite(args.suite)
-    model = resolve_model(args.model)
+    model_name = args.model
+    if model_name is None:  # only the offline demo suite has a model of its own
+        if suite.name != "demo":
+            raise HarnessError(f"--suite {suite.name} needs --model (32b, 1.2b, demo, or a checkpoint path / HF id)")
+        model_name = "demo"
+    model = resolve_model(model_name)
     benchmarks = [check_name(b) for b in _csv(args.benchmarks)] if args.benchmarks else list(suite.benchmarks)
     backend = args.backend or model.backend or "openai"
     data_dir = Path(args.data_dir) if args.data_dir else None
@@ -93,7 +108,7 @@ def build_run_config(args):
         model=model,
         backend=backend,
         benchmarks=benchmarks,
-        out=Path(args.out) if args.out else _default_out(suite.name, args.model),
+        out=Path(args.out) if args.out else _default_out(suite.name, model_name),
         base_urls=_csv(args.base_url or ""),
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
         limit=args.limit if args.limit is not None else suite.limit,
@@ -103,6 +118,7 @@ def build_run_config(args):
         seed=args.seed,
         request_timeout=args.request_timeout,
         max_retries=args.max_retries,
+        unreachable_timeout=args.unreachable_timeout,
         budgets=suite.budgets,
         answer_max_tokens=suite.answer_max_tokens,
         judge_base_url=args.judge_base_url,
@@ -144,6 +160,10 @@ async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
             return await run_sweep(cfg, backend, tokenizer=tokenizer, progress=progress)
         return await run_suite(cfg, backend, judge, progress=progress, user_backend=user)
     finally:
+        if (cfg.out / "run.json").is_file() and hasattr(backend, "server_report"):
+            from exaone_eval.failover import record_servers
+
+            record_servers(cfg.out / "run.json", backend.server_report())
         for b in (backend, judge, user):
             if b is not None and hasattr(b, "aclose"):
                 await b.aclose()
@@ -199,6 +219,10 @@ def cmd_score(args) -> int:
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
     )
+    from exaone_eval.store import update_json
+
+    # What `gate` needs to compare this directory with a run: the mode, and a name for the model.
+    update_json(out / "run.json", {"mode": args.mode, "model": {"name": args.model or Path(args.responses).stem}})
     print(scored_entries_table({name: entry}))
     print(f"\nscores: {out / 'scores.json'}   samples: {out / 'samples' / (name + '.jsonl')}")
     return 0
@@ -233,7 +257,8 @@ def _add_generation_flags(p) -> None:
     p.add_argument("--concurrency", type=_positive, default=64, help="requests in flight at once, over all URLs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="run seed; each sample's seed derives from it, the item id and the sample index (default 0)")
     p.add_argument("--request-timeout", type=float, default=3600.0, help="seconds before one request is abandoned and retried (default 3600)")
-    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / timeouts / dropped connections (default 6)")
+    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / read timeouts (default 6); a lost connection moves it to another URL instead")
+    p.add_argument("--unreachable-timeout", type=_seconds, default=60.0, help="stop the run when no server has been reachable for this many seconds (default 60); a slow server is never unreachable (docs/failover.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -259,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="generate, score and aggregate a suite", description="Run a suite against a model. Rerunning the same command with the same --out resumes: finished samples are never generated again.", epilog=EPILOG)
     p.add_argument("--suite", required=True, help="reasoning (Tables 3/5), non-reasoning (Tables 4/6), budget (Table 7) or demo")
-    p.add_argument("--model", required=True, help="32b, 1.2b, demo, or any local checkpoint path / HF id (sent as the `model` field to servers)")
+    p.add_argument("--model", help="32b, 1.2b, demo, or any local checkpoint path / HF id (sent as the `model` field to servers); --suite demo defaults to demo")
     p.add_argument("--backend", help="openai (any OpenAI-compatible server; the default), vllm (in-process vLLM), bundled (the bundled PyTorch engine)")
     p.add_argument("--benchmarks", help="comma-separated subset of the suite's benchmarks (see `exaone-eval list`)")
     p.add_argument("--k", type=_positive, help="samples per item for every benchmark (default: each benchmark's k in tasks/)")
@@ -290,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--responses", required=True, help="JSONL file of generations")
     p.add_argument("--data-dir", help="folder of <benchmark>.jsonl in the Hub schema (default: the Hub)")
     p.add_argument("--out", help="output directory for scores.json and samples/ (default results/score-<benchmark>-<file>-<time>)")
+    p.add_argument("--mode", choices=("reasoning", "non-reasoning"), default="non-reasoning",
+                   help="the mode the responses were generated in, recorded so that `gate` compares like with like (default non-reasoning)")
+    p.add_argument("--model", help="a name for the model that wrote the responses, recorded for `gate` and `tables` (default: the file's name)")
     _add_judge_flags(p)
     p.set_defaults(func=cmd_score)
 

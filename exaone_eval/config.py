@@ -151,6 +151,8 @@ class RunConfig:
     seed: int = 0
     request_timeout: float = 3600.0
     max_retries: int = 6
+    unreachable_timeout: float = 60.0
+    """openai backend: seconds with no server reachable before the run stops (docs/failover.md)."""
     budgets: tuple[int, ...] = ()
     answer_max_tokens: int | None = None
     judge_base_url: str | None = None
