@@ -50,7 +50,7 @@ from exaone_eval.scoring.bfcl import NATIVE, PROMPTING, STYLES, ApiSession, chec
 from exaone_eval.types import BuildContext, Episode, Generation, HarnessError, Item, Score
 
 INSTALL_HINT = (
-    "pip install --no-deps nvidia-bfcl==26.3 tenacity tree-sitter==0.21.3 "
+    "pip install --no-deps nvidia-bfcl==26.3 tenacity mpmath tree-sitter==0.21.3 "
     "tree-sitter-java==0.21.0 tree-sitter-javascript==0.21.4"
 )
 # The model name BFCL's ast_checker sees. Prompt-style output keeps dotted names, so it must not
