@@ -424,3 +424,15 @@ def test_a_single_turn_run_in_native_style_reads_the_servers_tool_calls(tmp_path
     assert entry["metrics"]["simple"] == 100.0 and entry["setting"] == "native calling"
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["task_options"]["bfcl_v3"]["style"] == "auto" and '"style": "native"' in run["data_fingerprints"]["bfcl_v3"]
+
+
+def test_a_data_dir_file_with_a_repeated_id_is_refused_with_its_row(tmp_path, fake_server, capsys):
+    from conftest import write_jsonl
+
+    from exaone_eval.cli import main
+
+    server = fake_server()
+    write_jsonl(tmp_path / "data" / "bfcl_v3.jsonl", [SIMPLE_ROW, SIMPLE_ROW])
+    assert main(["run", "--suite", "non-reasoning", "--model", "32b", "--benchmarks", "bfcl_v3", "--base-url", server.url,
+                 "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert "bfcl_v3: row 2: duplicate item id 'simple_7'" in capsys.readouterr().err

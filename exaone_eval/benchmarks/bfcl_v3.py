@@ -178,11 +178,16 @@ def iter_items(ctx: BuildContext):
     style = style_for(ctx.spec.options, ctx.model)
     rows, fingerprint = data_rows(ctx.spec, ctx.data_dir)
     ctx.fingerprints.update(rows=fingerprint, style=style)
+    seen: set[str] = set()
     for i, row in enumerate(rows, 1):
         try:
-            yield to_item(row, style)
+            item = to_item(row, style)
         except (KeyError, TypeError, ValueError) as e:
             raise HarnessError(f"bfcl_v3: row {i}: cannot build a prompt ({type(e).__name__}: {e})") from None
+        if item.id in seen:
+            raise HarnessError(f"bfcl_v3: row {i}: duplicate item id {item.id!r}")
+        seen.add(item.id)
+        yield item
 
 
 def tools_of(functions: list[dict], category: str) -> list[dict]:
