@@ -436,3 +436,14 @@ def test_a_data_dir_file_with_a_repeated_id_is_refused_with_its_row(tmp_path, fa
     assert main(["run", "--suite", "non-reasoning", "--model", "32b", "--benchmarks", "bfcl_v3", "--base-url", server.url,
                  "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     assert "bfcl_v3: row 2: duplicate item id 'simple_7'" in capsys.readouterr().err
+
+
+def test_a_miss_func_row_holds_its_held_back_docs_apart_from_the_offered_ones():
+    import dataclasses
+
+    spec = dataclasses.replace(get_spec("bfcl_v3"), configs=("multi_turn_miss_func",))
+    row = bfcl_v3.load_rows(spec)[0]
+    [(turn, docs)] = row["missed_function"].items()
+    held = [d["name"] for d in docs]
+    assert held and not {f["name"] for f in row["function"]} & set(held)
+    assert row["question"][int(turn)] == [] and "ground_truth" in row

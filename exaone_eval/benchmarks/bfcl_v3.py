@@ -125,10 +125,13 @@ def _with_function_docs(entry: dict, folder: Path) -> dict:
     functions = []
     for class_name in entry["involved_classes"]:
         functions += _read_entries(folder / "multi_turn_func_doc" / MULTI_TURN_FUNC_DOC_FILE_MAPPING[class_name])
-    missed = {}
+    missed: dict[str, list[dict]] = {}
     for turn, names in entry.get("missed_function", {}).items():
-        missed[turn] = [doc for name in names for doc in functions if doc["name"] == name][:len(names)]
-        functions = [doc for doc in functions if doc["name"] not in names]
+        missed[turn] = []
+        for name in names:  # BFCL moves the first doc of each name
+            index = next((i for i, doc in enumerate(functions) if doc["name"] == name), None)
+            if index is not None:
+                missed[turn].append(functions.pop(index))
     return {**entry, "function": functions, **({"missed_function": missed} if "missed_function" in entry else {})}
 
 
