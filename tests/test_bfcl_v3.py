@@ -447,3 +447,17 @@ def test_a_miss_func_row_holds_its_held_back_docs_apart_from_the_offered_ones():
     held = [d["name"] for d in docs]
     assert held and not {f["name"] for f in row["function"]} & set(held)
     assert row["question"][int(turn)] == [] and "ground_truth" in row
+
+
+def test_saved_single_turn_responses_are_scored_without_a_model(tmp_path):
+    from conftest import write_jsonl
+
+    from exaone_eval.score_file import score_responses
+
+    write_jsonl(tmp_path / "data" / "bfcl_v3.jsonl", [SIMPLE_ROW, PARALLEL_ROW])
+    write_jsonl(tmp_path / "responses.jsonl", [
+        {"id": "simple_7", "response": "<think>radius 3</think>[geometry.circle_area(radius=3)]"},
+        {"id": "parallel_2", "response": "[get_weather(city='Paris')]"},
+    ])
+    entry = score_responses("bfcl_v3", tmp_path / "responses.jsonl", tmp_path / "out", data_dir=tmp_path / "data")
+    assert entry["metrics"]["simple"] == 100.0 and entry["metrics"]["parallel"] == 0.0 and entry["setting"] == "prompting"

@@ -18,6 +18,8 @@ Tau-Bench) exposes instead of `score(item, gen)`:
   - `async converse(item, chat: Chat) -> Episode`   drives its turns through `chat` (exaone_eval.conversation)
   - `score(item: Item, episode: Episode) -> Score`  the verdict on the whole episode
   - `NEEDS_USER = True`                             it talks to a user simulator (`--user-base-url`)
+  - `SCORES_SAVED_RESPONSES = True`                 `score(item, gen)` also judges one saved response
+                                                    (`exaone-eval score`; BFCL's single-turn items)
 
 No imports of benchmark modules happen here: `list` stays fast and never imports torch.
 """

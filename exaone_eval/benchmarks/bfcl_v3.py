@@ -67,6 +67,9 @@ SUPPORTED = NON_LIVE + LIVE + MULTI_TURN
 RELEVANCE = ("irrelevance", "live_irrelevance", "live_relevance")
 LANGUAGE = {"java": "Java", "javascript": "JavaScript"}
 
+SCORES_SAVED_RESPONSES = True
+"""`exaone-eval score` judges saved single-turn responses (a multi-turn item is refused there)."""
+
 HEADLINE_METRIC = "overall"
 """The report's BFCL-v3 figure; the runner makes it the headline once it is complete (a partial
 run's headline is the mean over items, and its summaries name what they miss)."""
