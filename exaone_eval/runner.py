@@ -161,6 +161,9 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
     module = benchmarks.get_module(name)
     extra = getattr(module, "metrics", None)
     entry["metrics"] = extra(records) if extra else {}
+    describe = getattr(module, "setting", None)
+    if describe is not None and records:  # how it was run, shown beside the score (BFCL's calling style)
+        entry["setting"] = describe(records)
     headline = getattr(module, "HEADLINE_METRIC", None)
     if headline is not None and headline in entry["metrics"]:
         # The report's figure is not a plain mean over items (BFCL's overall averages category

@@ -71,7 +71,8 @@ def score_responses(
     judge_api_key: str | None = None,
 ) -> dict:
     spec = benchmarks.get_spec(name)
-    if hasattr(benchmarks.get_module(name), "converse"):
+    module = benchmarks.get_module(name)
+    if hasattr(module, "converse") and not getattr(module, "SCORES_SAVED_RESPONSES", False):
         raise HarnessError(f"{name} is a conversation (each turn depends on the model's earlier answers), so one saved "
                            "response per item cannot be scored: run it with `exaone-eval run`, whose store replays saved turns")
     cfg = RunConfig(suite="score", mode="non-reasoning", model=ModelPreset("responses", "responses"), backend="none",

@@ -6,6 +6,8 @@ A benchmark module (one file here) exposes:
 and optionally:
   - `sample_view(item: Item, sample: int) -> Item`  a per-sample variant (e.g. GPQA's option shuffle)
   - `metrics(records: list[tuple[Item, Score]]) -> dict[str, float]`  extra 0-100 figures
+  - `setting(records) -> str`                       how it was run (BFCL's calling style): scores.json
+                                                    `setting`, shown beside the score in the tables
   - `keep_row(row: dict) -> bool`                   rows the benchmark's protocol excludes (WMT24++ bad sources)
   - `load_rows(spec, data_dir) -> list[dict]`       rows that ship in a package instead of the Hub (BFCL)
   - `judge_requests(item, gen) -> list[Request]`    an LLM judge scores it: `score(item, gen, judgments)`
@@ -16,6 +18,8 @@ Tau-Bench) exposes instead of `score(item, gen)`:
   - `async converse(item, chat: Chat) -> Episode`   drives its turns through `chat` (exaone_eval.conversation)
   - `score(item: Item, episode: Episode) -> Score`  the verdict on the whole episode
   - `NEEDS_USER = True`                             it talks to a user simulator (`--user-base-url`)
+  - `SCORES_SAVED_RESPONSES = True`                 `score(item, gen)` also judges one saved response
+                                                    (`exaone-eval score`; BFCL's single-turn items)
 
 No imports of benchmark modules happen here: `list` stays fast and never imports torch.
 """
