@@ -71,6 +71,9 @@ def score_responses(
     judge_api_key: str | None = None,
 ) -> dict:
     spec = benchmarks.get_spec(name)
+    if hasattr(benchmarks.get_module(name), "converse"):
+        raise HarnessError(f"{name} is a conversation: its verdict needs the whole episode, not one response; "
+                           "rerun the same `exaone-eval run` command on its run directory to rescore it from the store")
     cfg = RunConfig(suite="score", mode="non-reasoning", model=ModelPreset("responses", "responses"), backend="none",
                     benchmarks=[name], out=out, data_dir=data_dir, judge_base_url=judge_base_url,
                     judge_model=judge_model, judge_api_key=judge_api_key)

@@ -234,21 +234,26 @@ def _stop_after_agent_speaks(ask):
     return wrapped
 
 
+@pytest.fixture(scope="module")
+def airline_envs():
+    """(ours with the guarded calculate, tau2's own): calculate changes no state, so they are shared."""
+    return tau2_sim.environment("airline"), tau2_sim.domain_module("airline").get_environment()
+
+
 @pytest.mark.parametrize("expression", ["2 + 2", "1628 - 1234", "(100 + 58) * 0.9", "10 / 3", "-(5 - 7.5) * 2", "7 // 2", "2 ** 10", "1/0"])
-def test_the_guarded_calculate_answers_as_tau2s_calculate(expression):
-    guarded = tau2_sim.environment("airline")
-    original = tau2_sim.domain_module("airline").get_environment()
+def test_the_guarded_calculate_answers_as_tau2s_calculate(expression, airline_envs):
+    guarded, original = airline_envs
     call = tau2_sim.ToolCall(id="c", name="calculate", arguments={"expression": expression})
     assert guarded.get_response(call) == original.get_response(call)
 
 
 @pytest.mark.parametrize("expression", ["9**9**9**9", "(10**400)**400", "__import__('os').system('touch /tmp/x')", "open('f').write('x')"])
-def test_hostile_calculate_arguments_never_reach_eval(expression, monkeypatch):
+def test_hostile_calculate_arguments_never_reach_eval(expression, airline_envs, monkeypatch):
     def no_eval(*args, **kwargs):
         raise AssertionError("eval was called")
 
     monkeypatch.setattr(builtins, "eval", no_eval)
-    env = tau2_sim.environment("airline")
+    env, _ = airline_envs
     started = time.monotonic()
     reply = env.get_response(tau2_sim.ToolCall(id="c", name="calculate", arguments={"expression": expression}))
     assert reply.error and reply.content.startswith("Error: ") and "eval was called" not in reply.content
@@ -283,3 +288,24 @@ def test_pass_hat_k_follows_tau2s_formula():
     assert m["pass^1"] == pytest.approx(100 * (0.5 + 1) / 2)
     assert m["pass^2"] == pytest.approx(100 * (1 / 6 + 1) / 2)  # C(2,2)/C(4,2) for a
     assert m["pass^4"] == pytest.approx(50.0) and set(m) == {"pass^1", "pass^2", "pass^3", "pass^4"}
+
+
+def test_the_score_command_says_a_conversation_cannot_be_scored_from_responses(tmp_path, capsys):
+    responses = tmp_path / "r.jsonl"
+    responses.write_text('{"id": "11", "response": "done"}\n')
+    assert main(["score", "--benchmark", "tau_bench_airline", "--responses", str(responses), "--out", str(tmp_path / "o")]) == 2
+    assert "is a conversation" in capsys.readouterr().err
+
+
+def test_bad_task_options_are_refused_naming_the_spec_file():
+    from dataclasses import replace
+
+    from exaone_eval import benchmarks
+    from exaone_eval.benchmarks import tau_bench
+    from exaone_eval.types import HarnessError
+
+    spec = benchmarks.get_spec("tau_bench_retail")
+    with pytest.raises(HarnessError, match=r"tasks/tau_bench_retail.toml: \[options\] max_steps must be an integer >= 1"):
+        tau_bench.options(replace(spec, options={**spec.options, "max_steps": 0}))
+    with pytest.raises(HarnessError, match="domain must be 'airline' or 'retail'"):
+        tau_bench.options(replace(spec, options={**spec.options, "domain": "telecom"}))
