@@ -1,6 +1,6 @@
 """Where a benchmark's rows come from: `--data-dir` files, a module's own source, or the Hub.
 
-Order: `DIR/<benchmark>.jsonl` (or `.parquet`) when `--data-dir` has it, in the SAME schema as the
+Order: `DIR/<benchmark>.jsonl` (or `.parquet`, `.csv`) when `--data-dir` has it, in the SAME schema as the
 Hub dataset it replaces; else the module's `load_rows(spec, data_dir)` hook when it has one (data
 shipped inside a package, e.g. BFCL's); else `datasets.load_dataset` on the spec's pinned Hub id.
 Every row is checked for the spec's required fields, so a bad file fails here, naming file, line
@@ -42,10 +42,19 @@ def _read_parquet(path: Path) -> list[dict]:
         raise HarnessError(f"{path}: cannot read parquet ({e})") from None
 
 
+def _read_csv(path: Path) -> list[dict]:
+    import pandas as pd
+
+    try:  # keep_default_na=False: an empty cell stays "" (as the Hub's CSV loader and Multi-IF's code read it)
+        return pd.read_csv(path, keep_default_na=False, dtype=str).to_dict(orient="records")
+    except Exception as e:  # pandas raises ParserError, UnicodeDecodeError, ... for a bad file
+        raise HarnessError(f"{path}: cannot read CSV ({e})") from None
+
+
 def local_file(spec: TaskSpec, data_dir: Path | None) -> Path | None:
     if data_dir is None:
         return None
-    for ext in ("jsonl", "parquet"):
+    for ext in ("jsonl", "parquet", "csv"):
         path = Path(data_dir) / f"{spec.name}.{ext}"
         if path.is_file():
             return path
@@ -116,7 +125,7 @@ def load_rows(spec: TaskSpec, data_dir: Path | None = None) -> tuple[list[dict],
 
     path = local_file(spec, data_dir)
     if path is not None:
-        rows = _read_parquet(path) if path.suffix == ".parquet" else _read_jsonl(path)
+        rows = {".parquet": _read_parquet, ".csv": _read_csv}.get(path.suffix, _read_jsonl)(path)
         origin = str(path)
     elif hasattr(get_module(spec.name), "load_rows"):
         rows = get_module(spec.name).load_rows(spec, data_dir)

@@ -72,8 +72,8 @@ def score_responses(
 ) -> dict:
     spec = benchmarks.get_spec(name)
     if hasattr(benchmarks.get_module(name), "converse"):
-        raise HarnessError(f"{name} is a conversation: its verdict needs the whole episode, not one response; "
-                           "rerun the same `exaone-eval run` command on its run directory to rescore it from the store")
+        raise HarnessError(f"{name} is a conversation (each turn depends on the model's earlier answers), so one saved "
+                           "response per item cannot be scored: run it with `exaone-eval run`, whose store replays saved turns")
     cfg = RunConfig(suite="score", mode="non-reasoning", model=ModelPreset("responses", "responses"), backend="none",
                     benchmarks=[name], out=out, data_dir=data_dir, judge_base_url=judge_base_url,
                     judge_model=judge_model, judge_api_key=judge_api_key)

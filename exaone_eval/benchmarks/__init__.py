@@ -11,6 +11,11 @@ and optionally:
   - `judge_requests(item, gen) -> list[Request]`    an LLM judge scores it: `score(item, gen, judgments)`
   - `iter_items(ctx: BuildContext) -> Iterator[Item]` builds its own prompts instead of `to_item`
                                                     (long context: sized in the model's tokens, lazily)
+A conversation (the model's answers decide what it is asked next: Multi-IF, BFCL multi-turn,
+Tau-Bench) exposes instead of `score(item, gen)`:
+  - `async converse(item, chat: Chat) -> Episode`   drives its turns through `chat` (exaone_eval.conversation)
+  - `score(item: Item, episode: Episode) -> Score`  the verdict on the whole episode
+  - `NEEDS_USER = True`                             it talks to a user simulator (`--user-base-url`)
 
 No imports of benchmark modules happen here: `list` stays fast and never imports torch.
 """
@@ -41,7 +46,7 @@ REGISTRY: dict[str, str | None] = {
     "livecodebench_v5": None,
     "livecodebench_v6": None,
     "ifeval": "exaone_eval.benchmarks.ifeval",
-    "multi_if": None,
+    "multi_if": "exaone_eval.benchmarks.multi_if",
     "helmet": None,
     "ruler": None,
     "longbench": None,
