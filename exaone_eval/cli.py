@@ -53,7 +53,7 @@ def cmd_list(args) -> int:
         print(f"suite {suite.name} ({suite.mode}): {suite.description}")
     else:
         names = None
-    header = f"{'benchmark':<18} {'status':<13} {'report row':<20} {'hub dataset':<38} {'rows':>6}  {'reasoning k/max':>16}  {'non-reasoning k/max':>19}"
+    header = f"{'benchmark':<18} {'status':<13} {'report row':<26} {'hub dataset':<38} {'rows':>6}  {'reasoning k/max':>16}  {'non-reasoning k/max':>19}"
     print(header)
     for spec in all_specs():
         if names is not None and spec.name not in names:
@@ -69,7 +69,7 @@ def cmd_list(args) -> int:
             s = spec.modes.get(m)
             cols.append(f"{s.k}/{s.max_tokens // 1024}K" if s else "-")
         status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
-        line = f"{spec.name:<18} {status:<13} {spec.title:<20} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
+        line = f"{spec.name:<18} {status:<13} {spec.title:<26} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
         if spec.status == "in-house" and spec.note:
             line += f"  ({spec.note})"
         print(line)
