@@ -108,6 +108,8 @@ def build_run_config(args):
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        tokenizer=getattr(args, "tokenizer", None),
+        task_options={b: o for b, o in suite.options.items() if b in benchmarks},
         **_vllm_options(args, backend),
     )
 
@@ -153,8 +155,6 @@ def cmd_run(args) -> int:
         from exaone_eval.sweep import parse_budgets
 
         cfg.budgets = parse_budgets(args.budgets)
-    if args.tokenizer is not None and not cfg.budgets:
-        raise HarnessError("--tokenizer is only used by the budget sweep (--suite budget or `exaone-eval sweep`)")
     print(f"exaone-eval: {cfg.suite} suite, model {cfg.model.name} ({cfg.mode}), backend {cfg.backend} -> {cfg.out}", file=sys.stderr)
     try:
         scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
@@ -216,8 +216,10 @@ def cmd_gate(args) -> int:
     return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None)
 
 
-TOKENIZER_HELP = ("budget sweep over an OpenAI-compatible server: the model's tokenizer (local folder, or HF id in the "
-                  "local cache; default: --model's) that renders raw prompts for /v1/completions and counts reasoning tokens")
+TOKENIZER_HELP = ("the evaluated model's tokenizer (local folder with tokenizer.json, or HF id in the local cache): "
+                  "long-context benchmarks (RULER) size their prompts in its tokens; over an OpenAI-compatible server it "
+                  "also renders raw prompts for /v1/completions (answer prefixes, the budget sweep). Default: the bundled/vllm "
+                  "checkpoint's own; the sweep falls back to --model's")
 
 
 def _add_generation_flags(p) -> None:

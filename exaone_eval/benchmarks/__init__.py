@@ -10,7 +10,10 @@ and optionally:
   - `load_rows(spec, data_dir) -> list[dict]`       rows that ship in a package instead of the Hub (BFCL)
   - `judge_requests(item, gen) -> list[Request]`    an LLM judge scores it: `score(item, gen, judgments)`
   - `iter_items(ctx: BuildContext) -> Iterator[Item]` builds its own prompts instead of `to_item`
-                                                    (long context: sized in the model's tokens, lazily)
+                                                    (long context: sized in the model's tokens, lazily;
+                                                    the runner holds only a bounded window of them)
+  - `headline_metric(metrics: dict) -> str | None`  which metric is the headline `score` (RULER: the
+                                                    longest length), when HEADLINE_METRIC is not fixed
 
 No imports of benchmark modules happen here: `list` stays fast and never imports torch.
 """
@@ -43,7 +46,7 @@ REGISTRY: dict[str, str | None] = {
     "ifeval": "exaone_eval.benchmarks.ifeval",
     "multi_if": None,
     "helmet": None,
-    "ruler": None,
+    "ruler": "exaone_eval.benchmarks.ruler",
     "longbench": None,
     "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
     "tau_bench_airline": None,
