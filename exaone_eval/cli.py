@@ -57,11 +57,14 @@ def cmd_list(args) -> int:
         cols = []
         for m in ("reasoning", "non-reasoning"):
             s = spec.modes.get(m)
-            cols.append(f"{s.k}/{s.max_tokens // 1024}K" if s else "-")
+            cols.append(f"{s.k}/{_length(s.max_tokens)}" if s else "-")
         status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
         line = f"{spec.name:<18} {status:<13} {spec.title:<20} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
         if spec.status == "in-house" and spec.note:
             line += f"  ({spec.note})"
+        lengths = {**spec.options, **(suite.options.get(spec.name, {}) if args.suite else {})}.get("lengths")
+        if lengths:  # long context: the lengths built, in the model's tokens (capped by its max_context)
+            line += "  lengths " + ",".join(_length(n) for n in lengths)
         print(line)
     print("(* gated on the Hub: accept its terms there and set HF_TOKEN, or use --data-dir)")
     if not args.suite:
@@ -69,6 +72,10 @@ def cmd_list(args) -> int:
         for s in suites().values():
             print(f"  {s.name:<14} {s.mode:<14} {len(s.benchmarks):>2} benchmarks  {s.description}")
     return 0
+
+
+def _length(tokens) -> str:
+    return f"{tokens // 1024}K" if isinstance(tokens, int) and tokens % 1024 == 0 else str(tokens)
 
 
 def _default_out(kind: str, model: str) -> Path:
