@@ -201,6 +201,7 @@ def cmd_score(args) -> int:
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        tokenizer=args.tokenizer,
     )
     print(scored_entries_table({name: entry}))
     print(f"\nscores: {out / 'scores.json'}   samples: {out / 'samples' / (name + '.jsonl')}")
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--responses", required=True, help="JSONL file of generations")
     p.add_argument("--data-dir", help="folder of <benchmark>.jsonl in the Hub schema (default: the Hub)")
     p.add_argument("--out", help="output directory for scores.json and samples/ (default results/score-<benchmark>-<file>-<time>)")
+    p.add_argument("--tokenizer", help="long-context benchmarks (RULER): the model's tokenizer, to rebuild the items the responses answer")
     _add_judge_flags(p)
     p.set_defaults(func=cmd_score)
 
