@@ -481,15 +481,20 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     store = SampleStore(cfg.out / "store.sqlite")
     judge = Judge(judge_backend, cfg.judge_model or "judge", store) if judge_backend is not None else None
 
-    def needs_judge(name: str):
+    def precheck(name: str):
         if Judge.wants(name) and judge is None:
             return "no judge configured", f"{name} needs an LLM judge: pass --judge-base-url and --judge-model"
+        if hasattr(benchmarks.get_module(name), "iter_items"):  # long context: sized in the model's tokens
+            try:
+                build_context(cfg, name).tokenizer()
+            except HarnessError as e:  # the others still run; the problem is raised at the end
+                return "no tokenizer", str(e)
         return None
 
     async def run_one(name: str, pool) -> None:
         await run_benchmark(cfg, name, backend, store, pool, judge, progress)
 
-    return await for_each_benchmark(cfg, store, run_one, needs_judge)
+    return await for_each_benchmark(cfg, store, run_one, precheck)
 
 
 def is_data_problem(e: HarnessError) -> bool:

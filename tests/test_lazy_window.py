@@ -119,9 +119,20 @@ def test_run_without_a_tokenizer_says_to_pass_tokenizer(tmp_path, fake_server, c
     code = main(["run", "--suite", "non-reasoning", "--model", "some/model", "--benchmarks", "ruler", "--base-url", server.url,
                  "--out", str(tmp_path / "r"), "--no-progress"])
     assert code == 2 and "pass --tokenizer PATH" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / "scores.json").read_text())["ruler"] == {"skipped": "no tokenizer"}
 
 
-def test_ruler_over_a_server_sends_the_chat_template_and_answer_prefix_as_raw_text(tmp_path, fake_server):
+def test_a_missing_tokenizer_skips_ruler_and_the_other_benchmarks_still_run(tmp_path, fake_server, shared_data, capsys):
+    from exaone_eval.cli import main
+
+    server = fake_server()
+    code = main(["run", "--suite", "non-reasoning", "--model", "some/model", "--benchmarks", "ruler,aime_2025", "--base-url", server.url,
+                 "--data-dir", str(shared_data), "--limit", "1", "--out", str(tmp_path / "r"), "--no-progress"])
+    scores = json.loads((tmp_path / "r" / "scores.json").read_text())
+    assert code == 2 and scores["ruler"] == {"skipped": "no tokenizer"} and scores["aime_2025"]["n_items"] == 1
+
+
+def test_ruler_over_a_server_sends_the_chat_template_and_answer_prefix_as_raw_text(tmp_path, fake_server, monkeypatch):
     pytest.importorskip("long_context_eval")
     pytest.importorskip("wonderwords")
     from longctx_helpers import write_word_tokenizer
@@ -134,6 +145,7 @@ def test_ruler_over_a_server_sends_the_chat_template_and_answer_prefix_as_raw_te
         prompts.append(body.get("prompt"))
         return {"text": " 1234567.", "completion_tokens": 3}
 
+    monkeypatch.setenv("EXAONE_EVAL_CACHE", str(tmp_path / "cache"))  # the sample cache, not the user's
     server = fake_server(responder)
     tok = write_word_tokenizer(tmp_path / "tok")
     out = tmp_path / "r"
@@ -146,3 +158,4 @@ def test_ruler_over_a_server_sends_the_chat_template_and_answer_prefix_as_raw_te
     assert json.loads(run["data_fingerprints"]["ruler"])["tokenizer_name"] == str(tok)
     entry = json.loads((out / "scores.json").read_text())["ruler"]
     assert entry["n_items"] == 2 and 0.0 <= entry["score"] <= 100.0 and set(entry["metrics"]) >= {"1k", "1k/niah_single_1"}
+    assert len(list((tmp_path / "cache" / "prompts" / "ruler").glob("*.jsonl"))) == 2
