@@ -56,19 +56,21 @@ class CachedStream:
 
     def _cached(self) -> tuple[list[int], int]:
         """Byte offsets of the complete lines, and where the valid part ends."""
-        offsets, end = [], 0
+        offsets, end, last = [], 0, b""
         if not self.path.is_file():
             return offsets, 0
         with self.path.open("rb") as f:
             for line in f:
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    json.loads(line)
-                except ValueError:
+                if not line.endswith(b"\n"):  # only the last line can be torn (appends, one writer)
                     break
                 offsets.append(end)
                 end += len(line)
+                last = line
+        try:
+            json.loads(last or b"{}")
+        except ValueError:  # a torn line that happened to end in a newline
+            offsets.pop()
+            end -= len(last)
         return offsets, end
 
     def __iter__(self) -> Iterator[dict]:
