@@ -67,11 +67,14 @@ def cmd_list(args) -> int:
         cols = []
         for m in ("reasoning", "non-reasoning"):
             s = spec.modes.get(m)
-            cols.append(f"{s.k}/{s.max_tokens // 1024}K" if s else "-")
+            cols.append(f"{s.k}/{_length(s.max_tokens)}" if s else "-")
         status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
         line = f"{spec.name:<18} {status:<13} {spec.title:<26} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
         if spec.status == "in-house" and spec.note:
             line += f"  ({spec.note})"
+        lengths = {**spec.options, **(suite.options.get(spec.name, {}) if args.suite else {})}.get("lengths")
+        if lengths:  # long context: the lengths built, in the model's tokens (capped by its max_context)
+            line += "  lengths " + ",".join(_length(n) for n in lengths)
         print(line)
     print("(* gated on the Hub: accept its terms there and set HF_TOKEN, or use --data-dir)")
     if not args.suite:
@@ -79,6 +82,10 @@ def cmd_list(args) -> int:
         for s in suites().values():
             print(f"  {s.name:<14} {s.mode:<14} {len(s.benchmarks):>2} benchmarks  {s.description}")
     return 0
+
+
+def _length(tokens) -> str:
+    return f"{tokens // 1024}K" if isinstance(tokens, int) and tokens % 1024 == 0 else str(tokens)
 
 
 def _default_out(kind: str, model: str) -> Path:
@@ -127,6 +134,8 @@ def build_run_config(args):
         user_base_url=getattr(args, "user_base_url", None),
         user_model=getattr(args, "user_model", None),
         user_api_key=getattr(args, "user_api_key", None) or os.environ.get("USER_API_KEY"),
+        tokenizer=getattr(args, "tokenizer", None),
+        task_options={b: o for b, o in suite.options.items() if b in benchmarks},
         **_vllm_options(args, backend),
     )
 
@@ -177,8 +186,6 @@ def cmd_run(args) -> int:
         from exaone_eval.sweep import parse_budgets
 
         cfg.budgets = parse_budgets(args.budgets)
-    if args.tokenizer is not None and not cfg.budgets:
-        raise HarnessError("--tokenizer is only used by the budget sweep (--suite budget or `exaone-eval sweep`)")
     print(f"exaone-eval: {cfg.suite} suite, model {cfg.model.name} ({cfg.mode}), backend {cfg.backend} -> {cfg.out}", file=sys.stderr)
     try:
         scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
@@ -218,6 +225,7 @@ def cmd_score(args) -> int:
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        tokenizer=args.tokenizer,
     )
     from exaone_eval.store import update_json
 
@@ -244,8 +252,10 @@ def cmd_gate(args) -> int:
     return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None)
 
 
-TOKENIZER_HELP = ("budget sweep over an OpenAI-compatible server: the model's tokenizer (local folder, or HF id in the "
-                  "local cache; default: --model's) that renders raw prompts for /v1/completions and counts reasoning tokens")
+TOKENIZER_HELP = ("the evaluated model's tokenizer (local folder with tokenizer.json, or HF id in the local cache): "
+                  "long-context benchmarks (RULER) size their prompts in its tokens; over an OpenAI-compatible server it "
+                  "also renders raw prompts for /v1/completions (answer prefixes, the budget sweep). Default: the bundled/vllm "
+                  "checkpoint's own; the sweep falls back to --model's")
 
 
 def _add_generation_flags(p) -> None:
@@ -318,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("reasoning", "non-reasoning"), default="non-reasoning",
                    help="the mode the responses were generated in, recorded so that `gate` compares like with like (default non-reasoning)")
     p.add_argument("--model", help="a name for the model that wrote the responses, recorded for `gate` and `tables` (default: the file's name)")
+    p.add_argument("--tokenizer", help="long-context benchmarks (RULER): the model's tokenizer, to rebuild the items the responses answer")
     _add_judge_flags(p)
     p.set_defaults(func=cmd_score)
 

@@ -69,6 +69,7 @@ def score_responses(
     judge_base_url: str | None = None,
     judge_model: str | None = None,
     judge_api_key: str | None = None,
+    tokenizer: str | None = None,
 ) -> dict:
     spec = benchmarks.get_spec(name)
     module = benchmarks.get_module(name)
@@ -77,7 +78,7 @@ def score_responses(
                            "response per item cannot be scored: run it with `exaone-eval run`, whose store replays saved turns")
     cfg = RunConfig(suite="score", mode="non-reasoning", model=ModelPreset("responses", "responses"), backend="none",
                     benchmarks=[name], out=out, data_dir=data_dir, judge_base_url=judge_base_url,
-                    judge_model=judge_model, judge_api_key=judge_api_key)
+                    judge_model=judge_model, judge_api_key=judge_api_key, tokenizer=tokenizer)
     items, fingerprint = load_items(cfg, name)
     by_id = {item.id: item for item in items}
     rows = read_responses(responses, set(by_id))

@@ -12,7 +12,11 @@ and optionally:
   - `load_rows(spec, data_dir) -> list[dict]`       rows that ship in a package instead of the Hub (BFCL)
   - `judge_requests(item, gen) -> list[Request]`    an LLM judge scores it: `score(item, gen, judgments)`
   - `iter_items(ctx: BuildContext) -> Iterator[Item]` builds its own prompts instead of `to_item`
-                                                    (long context: sized in the model's tokens, lazily)
+                                                    (long context: sized in the model's tokens, lazily;
+                                                    the runner holds only a bounded window of them)
+  - `NEEDS_TOKENIZER = True`                        it needs the evaluated model's tokenizer (skipped, saying why, without)
+  - `headline_metric(metrics: dict) -> str | None`  which metric is the headline `score` (RULER: the
+                                                    longest length), when HEADLINE_METRIC is not fixed
 A conversation (the model's answers decide what it is asked next: Multi-IF, BFCL multi-turn,
 Tau-Bench) exposes instead of `score(item, gen)`:
   - `async converse(item, chat: Chat) -> Episode`   drives its turns through `chat` (exaone_eval.conversation)
@@ -52,7 +56,7 @@ REGISTRY: dict[str, str | None] = {
     "ifeval": "exaone_eval.benchmarks.ifeval",
     "multi_if": "exaone_eval.benchmarks.multi_if",
     "helmet": None,
-    "ruler": None,
+    "ruler": "exaone_eval.benchmarks.ruler",
     "longbench": None,
     "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
     "tau_bench_airline": "exaone_eval.benchmarks.tau_bench_airline",
