@@ -33,6 +33,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
 def cmd_list(args) -> int:
     from exaone_eval.benchmarks import all_specs
     from exaone_eval.config import get_suite, suites
@@ -43,7 +53,7 @@ def cmd_list(args) -> int:
         print(f"suite {suite.name} ({suite.mode}): {suite.description}")
     else:
         names = None
-    header = f"{'benchmark':<18} {'status':<13} {'report row':<20} {'hub dataset':<38} {'rows':>6}  {'reasoning k/max':>16}  {'non-reasoning k/max':>19}"
+    header = f"{'benchmark':<18} {'status':<13} {'report row':<26} {'hub dataset':<38} {'rows':>6}  {'reasoning k/max':>16}  {'non-reasoning k/max':>19}"
     print(header)
     for spec in all_specs():
         if names is not None and spec.name not in names:
@@ -57,11 +67,14 @@ def cmd_list(args) -> int:
         cols = []
         for m in ("reasoning", "non-reasoning"):
             s = spec.modes.get(m)
-            cols.append(f"{s.k}/{s.max_tokens // 1024}K" if s else "-")
+            cols.append(f"{s.k}/{_length(s.max_tokens)}" if s else "-")
         status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
-        line = f"{spec.name:<18} {status:<13} {spec.title:<20} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
+        line = f"{spec.name:<18} {status:<13} {spec.title:<26} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
         if spec.status == "in-house" and spec.note:
             line += f"  ({spec.note})"
+        lengths = {**spec.options, **(suite.options.get(spec.name, {}) if args.suite else {})}.get("lengths")
+        if lengths:  # long context: the lengths built, in the model's tokens (capped by its max_context)
+            line += "  lengths " + ",".join(_length(n) for n in lengths)
         print(line)
     print("(* gated on the Hub: accept its terms there and set HF_TOKEN, or use --data-dir)")
     if not args.suite:
@@ -69,6 +82,10 @@ def cmd_list(args) -> int:
         for s in suites().values():
             print(f"  {s.name:<14} {s.mode:<14} {len(s.benchmarks):>2} benchmarks  {s.description}")
     return 0
+
+
+def _length(tokens) -> str:
+    return f"{tokens // 1024}K" if isinstance(tokens, int) and tokens % 1024 == 0 else str(tokens)
 
 
 def _default_out(kind: str, model: str) -> Path:
@@ -81,7 +98,12 @@ def build_run_config(args):
     from exaone_eval.config import RunConfig, get_suite, resolve_model
 
     suite = get_suite(args.suite)
-    model = resolve_model(args.model)
+    model_name = args.model
+    if model_name is None:  # only the offline demo suite has a model of its own
+        if suite.name != "demo":
+            raise HarnessError(f"--suite {suite.name} needs --model (32b, 1.2b, demo, or a checkpoint path / HF id)")
+        model_name = "demo"
+    model = resolve_model(model_name)
     benchmarks = [check_name(b) for b in _csv(args.benchmarks)] if args.benchmarks else list(suite.benchmarks)
     backend = args.backend or model.backend or "openai"
     data_dir = Path(args.data_dir) if args.data_dir else None
@@ -93,7 +115,7 @@ def build_run_config(args):
         model=model,
         backend=backend,
         benchmarks=benchmarks,
-        out=Path(args.out) if args.out else _default_out(suite.name, args.model),
+        out=Path(args.out) if args.out else _default_out(suite.name, model_name),
         base_urls=_csv(args.base_url or ""),
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
         limit=args.limit if args.limit is not None else suite.limit,
@@ -103,6 +125,7 @@ def build_run_config(args):
         seed=args.seed,
         request_timeout=args.request_timeout,
         max_retries=args.max_retries,
+        unreachable_timeout=args.unreachable_timeout,
         budgets=suite.budgets,
         answer_max_tokens=suite.answer_max_tokens,
         judge_base_url=args.judge_base_url,
@@ -111,6 +134,8 @@ def build_run_config(args):
         user_base_url=getattr(args, "user_base_url", None),
         user_model=getattr(args, "user_model", None),
         user_api_key=getattr(args, "user_api_key", None) or os.environ.get("USER_API_KEY"),
+        tokenizer=getattr(args, "tokenizer", None),
+        task_options={b: o for b, o in suite.options.items() if b in benchmarks},
         **_vllm_options(args, backend),
     )
 
@@ -144,6 +169,10 @@ async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
             return await run_sweep(cfg, backend, tokenizer=tokenizer, progress=progress)
         return await run_suite(cfg, backend, judge, progress=progress, user_backend=user)
     finally:
+        if (cfg.out / "run.json").is_file() and hasattr(backend, "server_report"):
+            from exaone_eval.failover import record_servers
+
+            record_servers(cfg.out / "run.json", backend.server_report())
         for b in (backend, judge, user):
             if b is not None and hasattr(b, "aclose"):
                 await b.aclose()
@@ -157,8 +186,6 @@ def cmd_run(args) -> int:
         from exaone_eval.sweep import parse_budgets
 
         cfg.budgets = parse_budgets(args.budgets)
-    if args.tokenizer is not None and not cfg.budgets:
-        raise HarnessError("--tokenizer is only used by the budget sweep (--suite budget or `exaone-eval sweep`)")
     print(f"exaone-eval: {cfg.suite} suite, model {cfg.model.name} ({cfg.mode}), backend {cfg.backend} -> {cfg.out}", file=sys.stderr)
     try:
         scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
@@ -198,7 +225,12 @@ def cmd_score(args) -> int:
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        tokenizer=args.tokenizer,
     )
+    from exaone_eval.store import update_json
+
+    # What `gate` needs to compare this directory with a run: the mode, and a name for the model.
+    update_json(out / "run.json", {"mode": args.mode, "model": {"name": args.model or Path(args.responses).stem}})
     print(scored_entries_table({name: entry}))
     print(f"\nscores: {out / 'scores.json'}   samples: {out / 'samples' / (name + '.jsonl')}")
     return 0
@@ -221,8 +253,10 @@ def cmd_gate(args) -> int:
                     allow_scorer_change=args.allow_scorer_change)
 
 
-TOKENIZER_HELP = ("budget sweep over an OpenAI-compatible server: the model's tokenizer (local folder, or HF id in the "
-                  "local cache; default: --model's) that renders raw prompts for /v1/completions and counts reasoning tokens")
+TOKENIZER_HELP = ("the evaluated model's tokenizer (local folder with tokenizer.json, or HF id in the local cache): "
+                  "long-context benchmarks (RULER) size their prompts in its tokens; over an OpenAI-compatible server it "
+                  "also renders raw prompts for /v1/completions (answer prefixes, the budget sweep). Default: the bundled/vllm "
+                  "checkpoint's own; the sweep falls back to --model's")
 
 
 def _add_generation_flags(p) -> None:
@@ -234,7 +268,8 @@ def _add_generation_flags(p) -> None:
     p.add_argument("--concurrency", type=_positive, default=64, help="requests in flight at once, over all URLs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="run seed; each sample's seed derives from it, the item id and the sample index (default 0)")
     p.add_argument("--request-timeout", type=float, default=3600.0, help="seconds before one request is abandoned and retried (default 3600)")
-    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / timeouts / dropped connections (default 6)")
+    p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / read timeouts (default 6); a lost connection moves it to another URL instead")
+    p.add_argument("--unreachable-timeout", type=_seconds, default=60.0, help="stop the run when no server has been reachable for this many seconds (default 60); a slow server is never unreachable (docs/failover.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -260,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="generate, score and aggregate a suite", description="Run a suite against a model. Rerunning the same command with the same --out resumes: finished samples are never generated again.", epilog=EPILOG)
     p.add_argument("--suite", required=True, help="reasoning (Tables 3/5), non-reasoning (Tables 4/6), budget (Table 7) or demo")
-    p.add_argument("--model", required=True, help="32b, 1.2b, demo, or any local checkpoint path / HF id (sent as the `model` field to servers)")
+    p.add_argument("--model", help="32b, 1.2b, demo, or any local checkpoint path / HF id (sent as the `model` field to servers); --suite demo defaults to demo")
     p.add_argument("--backend", help="openai (any OpenAI-compatible server; the default), vllm (in-process vLLM), bundled (the bundled PyTorch engine)")
     p.add_argument("--benchmarks", help="comma-separated subset of the suite's benchmarks (see `exaone-eval list`)")
     p.add_argument("--k", type=_positive, help="samples per item for every benchmark (default: each benchmark's k in tasks/)")
@@ -291,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--responses", required=True, help="JSONL file of generations")
     p.add_argument("--data-dir", help="folder of <benchmark>.jsonl in the Hub schema (default: the Hub)")
     p.add_argument("--out", help="output directory for scores.json and samples/ (default results/score-<benchmark>-<file>-<time>)")
+    p.add_argument("--mode", choices=("reasoning", "non-reasoning"), default="non-reasoning",
+                   help="the mode the responses were generated in, recorded so that `gate` compares like with like (default non-reasoning)")
+    p.add_argument("--model", help="a name for the model that wrote the responses, recorded for `gate` and `tables` (default: the file's name)")
+    p.add_argument("--tokenizer", help="long-context benchmarks (RULER): the model's tokenizer, to rebuild the items the responses answer")
     _add_judge_flags(p)
     p.set_defaults(func=cmd_score)
 

@@ -47,6 +47,8 @@ class Suite:
     judge_base_url: str | None = None
     judge_model: str | None = None
     judge_api_key: str | None = None
+    options: dict = field(default_factory=dict)
+    """Per-benchmark overrides of the task specs' `[options]` (`[<suite>.options.<benchmark>]`)."""
 
 
 def _load_toml(name: str) -> dict:
@@ -97,8 +99,18 @@ def suites() -> dict[str, Suite]:
             limit=raw.get("limit"),
             budgets=tuple(raw.get("budgets", ())),
             answer_max_tokens=raw.get("answer_max_tokens"),
+            options=_suite_options(path, name, raw.get("options", {}), REGISTRY),
         )
     return out
+
+
+def _suite_options(path, suite: str, options, registry) -> dict:
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise HarnessError(f"{path}: [{suite}.options] must hold one table per benchmark, e.g. [{suite}.options.ruler]")
+    unknown = [b for b in options if b not in registry]
+    if unknown:
+        raise HarnessError(f"{path}: [{suite}.options] unknown benchmarks {unknown}")
+    return options
 
 
 def get_suite(name: str) -> Suite:
@@ -151,6 +163,8 @@ class RunConfig:
     seed: int = 0
     request_timeout: float = 3600.0
     max_retries: int = 6
+    unreachable_timeout: float = 60.0
+    """openai backend: seconds with no server reachable before the run stops (docs/failover.md)."""
     budgets: tuple[int, ...] = ()
     answer_max_tokens: int | None = None
     judge_base_url: str | None = None
@@ -171,3 +185,5 @@ class RunConfig:
     user_model: str | None = None
     """The user simulator's model name there (the report used gpt-4.1-2025-04-14)."""
     user_api_key: str | None = None
+    task_options: dict = field(default_factory=dict)
+    """The suite's overrides of task specs' `[options]`, per benchmark (the demo's short RULER)."""

@@ -193,7 +193,7 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
     from exaone_eval import benchmarks
     from exaone_eval.config import sample_seed
-    from exaone_eval.runner import Planned, Progress, aggregate, collect_scores, load_items, sample_record
+    from exaone_eval.runner import Planned, Progress, aggregate, collect_scores, sample_record, stream_items
     from exaone_eval.store import update_json, write_jsonl
 
     module = benchmarks.get_module(name)
@@ -203,7 +203,11 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     if getattr(module, "NEEDS_USER", False) and user is None:
         raise HarnessError(f"{name} needs a user simulator: pass --user-base-url and --user-model")
     k = cfg.k or settings.k
-    items, fingerprint = load_items(cfg, name)
+    # The items with their prompts (runner.load_items strips built prompts); a conversation's
+    # items are few and small.
+    item_iter, fingerprint_of = stream_items(cfg, name)
+    items = list(item_iter)
+    fingerprint = fingerprint_of()
     shared = ChatSettings(name, store, backend, cfg.model.hf_id, cfg.model, cfg.mode, k, settings.max_tokens,
                           user, getattr(cfg, "user_model", None))
     planned = []

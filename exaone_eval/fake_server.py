@@ -3,8 +3,13 @@
 It answers `/v1/chat/completions` and `/v1/completions` with whatever its `responder(body)` returns
 (a completions body has `prompt` instead of `messages`; the answer's `text`, else its `content`,
 is the completion), can fail the first
-requests with given status codes (429 with Retry-After, 500, ...), can stop accepting connections
-after N answers (a server that dies mid-run), and records every request body it saw.
+requests with given status codes (429 with Retry-After, 500, ...), can answer slowly (`delay`),
+and records every request body it saw. It can fail the ways real servers fail (docs/failover.md):
+after `die_after` answers it dies as `die_how` says, or on demand:
+- `drop`: it keeps answering /v1/models but drops every completion's connection unanswered;
+- `refuse()`: the process is gone: connections in flight are reset, new ones refused;
+- `hang()`: the process is stuck: nothing in flight is answered, new connections hang in connect;
+- `revive()`: it serves again on the same port.
 The standard library's threading HTTP server is enough here and keeps tests dependency-free.
 """
 
@@ -27,39 +32,137 @@ def echo_responder(body: dict) -> dict:
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # the default backlog of 5 refuses bursts of 64 concurrent requests
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # connections reset on purpose (refuse/hang) are not errors worth a traceback
 
 
 class FakeOpenAIServer:
     def __init__(self, responder: Responder = echo_responder, fail_first: list[int] | None = None,
-                 retry_after: float | None = None, die_after: int | None = None, port: int = 0):
+                 retry_after: float | None = None, die_after: int | None = None, port: int = 0,
+                 delay: float = 0.0, die_how: str = "drop"):
+        if die_how not in ("drop", "refuse", "hang"):
+            raise ValueError(f"die_how must be drop, refuse or hang, got {die_how!r}")
         self.responder = responder
         self.fail_first = list(fail_first or [])
         self.retry_after = retry_after
         self.die_after = die_after
+        self.die_how = die_how
+        self.delay = delay
         self.requests: list[dict] = []
         self.answered = 0
         self.first_request_at: float | None = None  # time.time() of the first request (bench/)
+        self.died_at: float | None = None  # time.monotonic() of the last refuse() / hang()
+        self.died_wall: float | None = None  # the same as time.time() (bench/, across processes)
         self.lock = threading.Lock()
+        self.state = "up"  # up | refused | hung | stopped
+        self.epoch = 0  # bumped on each death: connections from before it are never answered
+        self.connections: set[socket.socket] = set()
+        self._hang_sockets: list[socket.socket] = []
         self.httpd = _Server(("127.0.0.1", port), self._handler())
-        self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread: threading.Thread | None = None
 
     def __enter__(self) -> "FakeOpenAIServer":
-        self.thread.start()
-        return self
+        return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
     def start(self) -> "FakeOpenAIServer":
-        return self.__enter__()
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
 
-    def stop(self) -> None:
+    def _close_listener(self) -> None:
         if self.httpd.socket.fileno() != -1:
             self.httpd.shutdown()
+            try:  # stop listening even where a forked process (a scoring pool) shares the socket
+                self.httpd.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self.httpd.server_close()
+
+    def _reset_connections(self) -> None:
+        with self.lock:
+            conns = list(self.connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def refuse(self) -> None:
+        """Die like a killed process: reset what is in flight, refuse new connections."""
+        with self.lock:
+            self._mark_dead("refused")
+        self._refuse_connections()
+
+    def hang(self) -> None:
+        """Hang like a stuck process or host: answer nothing in flight, and let new connections
+        hang in connect (a listening socket whose accept queue is full drops their SYNs)."""
+        with self.lock:
+            self._mark_dead("hung")
+        self._hang_connections()
+
+    def _mark_dead(self, state: str) -> None:
+        self.state, self.epoch, self.died_at, self.died_wall = state, self.epoch + 1, time.monotonic(), time.time()
+
+    def _refuse_connections(self) -> None:
+        self._close_listener()
+        self._reset_connections()
+
+    def _hang_connections(self) -> None:
+        self._close_listener()
+        stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stuck.bind(("127.0.0.1", self.port))
+        stuck.listen(0)
+        self._hang_sockets = [stuck]
+        for _ in range(3):  # fill the accept queue; it is never accepted
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", self.port))
+            except (BlockingIOError, OSError):
+                pass
+            self._hang_sockets.append(filler)
+
+    def revive(self) -> "FakeOpenAIServer":
+        """Serve again on the same port (a restarted server)."""
+        for sock in self._hang_sockets:
+            sock.close()
+        self._hang_sockets = []
+        self._close_listener()
+        self.httpd = _Server(("127.0.0.1", self.port), self._handler())
+        with self.lock:
+            self.state = "up"
+            self.die_after = None
+        return self.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.state, self.epoch = "stopped", self.epoch + 1
+        self._close_listener()
+        self._reset_connections()
+        for sock in self._hang_sockets:
+            sock.close()
+        self._hang_sockets = []
+
+    def _wait_while_hung(self, epoch: int) -> bool:
+        """Block a handler while the server hangs; False when its connection predates a death."""
+        while self.state == "hung":
+            time.sleep(0.02)
+        return self.epoch == epoch and self.state == "up"
+
+    def _die_now(self) -> None:
+        """`die_after` reached (called holding the lock): dead at once; the sockets change in
+        another thread, since shutdown waits for the serving loop."""
+        self._mark_dead("refused" if self.die_how == "refuse" else "hung")
+        work = self._refuse_connections if self.die_how == "refuse" else self._hang_connections
+        threading.Thread(target=work, daemon=True).start()
 
     def _decide(self, body: dict, chat: bool = True) -> tuple[int, dict, dict]:
         """(status, headers, payload) for one chat (or completions) request."""
@@ -72,9 +175,13 @@ class FakeOpenAIServer:
                 headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
                 return status, headers, {"error": {"message": f"scripted {status}", "type": "server_error"}}
             if self.die_after is not None and self.answered >= self.die_after:
+                if self.die_how != "drop" and self.state == "up":
+                    self._die_now()
                 return -1, {}, {}
             self.answered += 1
             n = self.answered
+        if self.delay:
+            time.sleep(self.delay)
         out = self.responder(body)
         usage = {"prompt_tokens": 5, "completion_tokens": out.get("completion_tokens", 1), "total_tokens": 5 + out.get("completion_tokens", 1)}
         if not chat:
@@ -106,6 +213,31 @@ class FakeOpenAIServer:
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                self.epoch = server.epoch
+                with server.lock:
+                    server.connections.add(self.connection)
+
+            def finish(self) -> None:
+                with server.lock:
+                    server.connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
+            def _alive(self) -> bool:
+                """False (and the connection closed unanswered) when the server died meanwhile."""
+                if server._wait_while_hung(self.epoch):
+                    return True
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return False
+
             def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -117,6 +249,8 @@ class FakeOpenAIServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                if not self._alive():
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
                 else:
@@ -133,7 +267,11 @@ class FakeOpenAIServer:
                 if not path.endswith("/completions"):
                     self._send(404, {"error": {"message": "not found"}})
                     return
+                if not self._alive():
+                    return
                 status, headers, payload = server._decide(body, chat=path.endswith("/chat/completions"))
+                if not self._alive():  # died while it was generating
+                    return
                 if status == -1:  # dead: drop the connection without an answer
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)  # close() alone leaves the fd open under rfile/wfile
@@ -152,8 +290,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--content", default="\\boxed{7}", help="the answer every request gets")
     parser.add_argument("--max-seconds", type=float, default=600, help="stop by itself after this long")
+    parser.add_argument("--die-after", type=int, help="die after this many answers (see --die-how)")
+    parser.add_argument("--die-how", default="refuse", choices=("drop", "refuse", "hang"), help="how it dies (default refuse)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args()
-    server = FakeOpenAIServer(lambda body: {"content": args.content, "completion_tokens": 4}, port=args.port).start()
+    server = FakeOpenAIServer(lambda body: {"content": args.content, "completion_tokens": 4}, port=args.port,
+                              die_after=args.die_after, die_how=args.die_how, delay=args.delay).start()
     print(server.port, flush=True)
     deadline = time.monotonic() + args.max_seconds
     try:
@@ -163,7 +305,7 @@ def main() -> None:
         pass
     finally:
         first = server.first_request_at
-        print(json.dumps({"answered": server.answered, "first_request_at": first}), flush=True)
+        print(json.dumps({"answered": server.answered, "first_request_at": first, "died_at": server.died_wall}), flush=True)
         server.stop()
 
 

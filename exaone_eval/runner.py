@@ -20,6 +20,7 @@ import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 from exaone_eval import benchmarks, stats
 from exaone_eval.config import RunConfig, sample_seed, sampling_for
@@ -68,25 +69,31 @@ def _die_with_parent() -> None:
         pass  # not Linux: workers exit when they next read from the closed queue
 
 
-def plan(cfg: RunConfig, name: str, items: list[Item]) -> list[Planned]:
+def plan(cfg: RunConfig, name: str, items: Iterable[Item]) -> list[Planned]:
+    return list(plan_iter(cfg, name, items))
+
+
+def plan_iter(cfg: RunConfig, name: str, items: Iterable[Item]) -> Iterator[Planned]:
+    """Each item's k samples, as the items come (a lazy source stays lazy)."""
     spec = benchmarks.get_spec(name)
     settings = spec.modes.get(cfg.mode)
     if settings is None:
         raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
     k = cfg.k or settings.k
-    planned = []
+    own_cap = getattr(benchmarks.get_module(name), "max_tokens_for", None)  # RULER: each task's tokens_to_generate
     for item in items:
+        max_tokens = settings.max_tokens if own_cap is None else own_cap(item)
         for s in range(k):
             seed = sample_seed(cfg.seed, name, item.id, s)
             view = benchmarks.sample_view(name, item, s)
             request = Request(
                 messages=view.messages,
                 tools=view.tools,
-                sampling=sampling_for(cfg.model, cfg.mode, k, settings.max_tokens, seed),
+                sampling=sampling_for(cfg.model, cfg.mode, k, max_tokens, seed),
                 mode=cfg.mode,
+                prefix=view.prefix,
             )
-            planned.append(Planned(view, s, seed, request, request_key(cfg.model.hf_id, request)))
-    return planned
+            yield Planned(view, s, seed, request, request_key(cfg.model.hf_id, request))
 
 
 def build_context(cfg: RunConfig, name: str) -> BuildContext:
@@ -98,17 +105,26 @@ def build_context(cfg: RunConfig, name: str) -> BuildContext:
         from exaone_eval.backends import bundled_checkpoint
 
         tokenizer = str(bundled_checkpoint(cfg.model.hf_id))
-    return BuildContext(spec=benchmarks.get_spec(name), data_dir=cfg.data_dir, model=cfg.model, mode=cfg.mode,
+    spec = benchmarks.get_spec(name)
+    spec = dataclasses.replace(spec, options=task_options(cfg, name))
+    return BuildContext(spec=spec, data_dir=cfg.data_dir, model=cfg.model, mode=cfg.mode,
                         limit=cfg.limit, cache_dir=cache_root() / "prompts", tokenizer_name=tokenizer)
 
 
+def task_options(cfg: RunConfig, name: str) -> dict:
+    """The spec's `[options]` with the suite's overrides on top."""
+    return {**benchmarks.get_spec(name).options, **cfg.task_options.get(name, {})}
+
+
 def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
+    """Every item of a benchmark, as a list. A benchmark that builds its own (long) prompts gives its
+    items here without their prompts (ids, references, meta: what `score` needs); `run` streams
+    them instead (`stream_items`)."""
     spec = benchmarks.get_spec(name)
     module = benchmarks.get_module(name)
-    if hasattr(module, "iter_items"):  # builds its own prompts (long context): see BuildContext
-        ctx = build_context(cfg, name)
-        items = list(itertools.islice(module.iter_items(ctx), cfg.limit))
-        return items, json.dumps(ctx.fingerprints, sort_keys=True)
+    if hasattr(module, "iter_items"):
+        items, fingerprint = stream_items(cfg, name)
+        return [without_prompt(item) for item in items], fingerprint()
     rows, fingerprint = load_rows(spec, cfg.data_dir)
     keep = getattr(module, "keep_row", None)
     if keep is not None:  # rows the benchmark's own protocol excludes (e.g. WMT24++ bad sources)
@@ -126,6 +142,22 @@ def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
     if cfg.limit is not None:
         items = items[: cfg.limit]
     return items, fingerprint
+
+
+def stream_items(cfg: RunConfig, name: str) -> tuple[Iterator[Item], Callable[[], str]]:
+    """A benchmark's items as an iterator (built as they are taken: see BuildContext), and a
+    function that gives its data fingerprint once the iterator has started."""
+    module = benchmarks.get_module(name)
+    if not hasattr(module, "iter_items"):
+        items, fingerprint = load_items(cfg, name)
+        return iter(items), lambda: fingerprint
+    ctx = build_context(cfg, name)
+    return itertools.islice(module.iter_items(ctx), cfg.limit), lambda: json.dumps(ctx.fingerprints, sort_keys=True)
+
+
+def without_prompt(item: Item) -> Item:
+    """What is kept of an item once its samples are generated and scored: never its prompt."""
+    return dataclasses.replace(item, messages=(), tools=None, prefix=None)
 
 
 def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
@@ -161,12 +193,17 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
     module = benchmarks.get_module(name)
     extra = getattr(module, "metrics", None)
     entry["metrics"] = extra(records) if extra else {}
+    describe = getattr(module, "setting", None)
+    if describe is not None and records:  # how it was run, shown beside the score (BFCL's calling style)
+        entry["setting"] = describe(records)
     headline = getattr(module, "HEADLINE_METRIC", None)
+    if hasattr(module, "headline_metric"):  # the headline depends on what was run (RULER: the longest length)
+        headline = module.headline_metric(entry["metrics"])
     if headline is not None and headline in entry["metrics"]:
         # The report's figure is not a plain mean over items (BFCL's overall averages category
         # groups): the CI comes from resampling items and recomputing that figure.
         entry["score"] = entry["metrics"][headline]
-        entry["ci_low"], entry["ci_high"] = stats.bootstrap_statistic(records, lambda rs: extra(rs)[headline], key=lambda r: r[0].id)
+        entry["ci_low"], entry["ci_high"] = stats.bootstrap_statistic(records, lambda rs: extra(rs).get(headline, math.nan), key=lambda r: r[0].id)
         entry["score_basis"] = f"metrics[{headline!r}]"
     done = [p for p in planned if p.key in gens]
     entry["n_samples"] = len(done)
@@ -181,7 +218,7 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
 class Progress:
     """A tqdm bar per benchmark: done/total, generated tokens/s, ETA."""
 
-    def __init__(self, name: str, total: int, done: int, enabled: bool):
+    def __init__(self, name: str, total: int | None, done: int, enabled: bool):
         from tqdm import tqdm
 
         self.bar = tqdm(total=total, initial=done, desc=name, unit="sample", disable=not enabled, dynamic_ncols=True)
@@ -198,6 +235,10 @@ class Progress:
         self.bar.close()
 
 
+WINDOW_MIN = 8
+"""A lazy benchmark's window is max(--concurrency, WINDOW_MIN) samples; two windows are in flight."""
+
+
 async def run_benchmark(
     cfg: RunConfig,
     name: str,
@@ -208,20 +249,37 @@ async def run_benchmark(
     progress: bool = True,
     user: Backend | None = None,
 ) -> dict:
-    """Generate what the store lacks, score everything, write samples/<name>.jsonl; return the scores entry."""
-    if hasattr(benchmarks.get_module(name), "converse"):  # conversations drive their own turns
+    """Generate what the store lacks, score everything, write samples/<name>.jsonl; return the scores entry.
+
+    A benchmark with a list of items goes as one window. One that builds its own long prompts
+    (`iter_items`) goes in windows of `max(concurrency, WINDOW_MIN)` samples, built in a thread
+    while the previous window generates; at most two windows are in flight, so the backend is fed
+    without a gap and at most about three windows of prompts are in memory. A prompt is dropped
+    once its samples are generated and scored: the samples file and the aggregate keep none.
+    """
+    module = benchmarks.get_module(name)
+    if hasattr(module, "converse"):  # conversations drive their own turns
         from exaone_eval.conversation import run_conversations
 
         return await run_conversations(cfg, name, backend, store, pool, user, progress)
-    items, fingerprint = load_items(cfg, name)
-    planned = plan(cfg, name, items)
     k = cfg.k or benchmarks.get_spec(name).modes[cfg.mode].k
-    gens = store.get_many([p.key for p in planned])
-    pending = [p for p in planned if p.key not in gens]
+    lazy = hasattr(module, "iter_items")
+    items, fingerprint = stream_items(cfg, name)
+    planned_source = plan_iter(cfg, name, items)
+    if lazy:  # total unknown until the builder is done
+        size, first = max(cfg.concurrency, WINDOW_MIN), None
+    else:  # all of it at once, as before: the items are in memory anyway
+        first = list(planned_source)
+        size = max(len(first), 1)
+    bar = Progress(name, None if lazy else len(first), 0, progress)
     loop = asyncio.get_running_loop()
-    futures: dict[str, asyncio.Future] = {}
+    gens: dict[str, Generation] = {}
+    scores: dict[str, Score] = {}
+    kept: list[list[Planned]] = []  # per window, in order: the planned samples without their prompts
+    records: list[list[dict]] = []
+    errors: list[str] = []
 
-    def submit_score(p: Planned, gen: Generation) -> None:
+    def submit_score(futures: dict, p: Planned, gen: Generation) -> None:
         if judge is not None and judge.wants(name):
             futures[p.key] = asyncio.ensure_future(judge.score(name, p, gen))
         elif pool is not None:
@@ -230,29 +288,61 @@ async def run_benchmark(
             futures[p.key] = loop.create_future()
             futures[p.key].set_result(score_one(name, p.item, gen))
 
-    for p in planned:
-        if p.key in gens:
-            submit_score(p, gens[p.key])
-    bar = Progress(name, len(planned), len(planned) - len(pending), progress)
-    errors: list[str] = []
-    try:
+    async def run_window(slot: int, window: list[Planned]) -> None:
+        found = store.get_many([p.key for p in window])
+        pending = [p for p in window if p.key not in found]
+        bar.bar.update(len(window) - len(pending))
+        if lazy and any(p.request.prefix for p in pending):
+            give_renderer(backend, cfg, name)
+        futures: dict[str, asyncio.Future] = {}
+        for p in window:
+            if p.key in found:
+                submit_score(futures, p, found[p.key])
         async for index, gen in backend.generate([p.request for p in pending]):
             p = pending[index]
             if gen.error is not None:
                 errors.append(gen.error)
                 continue
             store.put(p.key, gen, benchmark=name, item_id=p.item.id, sample=p.sample, model=cfg.model.hf_id)
-            gens[p.key] = gen
+            found[p.key] = gen
             bar.update(gen)
-            submit_score(p, gen)
+            submit_score(futures, p, gen)
+        window_scores = await collect_scores(name, futures)
+        records[slot] = [sample_record(p, found[p.key], window_scores[p.key]) for p in window if p.key in window_scores]
+        kept[slot] = [dataclasses.replace(p, item=without_prompt(p.item), request=None) if lazy else p for p in window]
+        gens.update({p.key: found[p.key] for p in window if p.key in found})
+        scores.update(window_scores)
+
+    in_flight: set[asyncio.Task] = set()
+    try:
+        while True:
+            while len(in_flight) >= 2:
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+            if first is not None:
+                window, first = first, []
+            else:  # build the next window off the event loop: generation goes on meanwhile
+                window = await asyncio.to_thread(lambda: list(itertools.islice(planned_source, size)))
+            if not window:
+                break
+            kept.append([])
+            records.append([])
+            in_flight.add(asyncio.ensure_future(run_window(len(kept) - 1, window)))
+            del window
+        for task in asyncio.as_completed(list(in_flight)):
+            await task
+        in_flight = set()
     finally:
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
         bar.close()
-    scores = await collect_scores(name, futures)
-    records = [sample_record(p, gens[p.key], scores[p.key]) for p in planned if p.key in scores]
-    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
+    planned = [p for window in kept for p in window]
+    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", [r for window in records for r in window])
     entry = aggregate(name, k, planned, scores, gens)
     entry["failed"] = len(errors)
-    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
+    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint()}}, merge_keys=("data_fingerprints",))
     update_json(cfg.out / "scores.json", {name: entry})
     if errors:
         raise HarnessError(
@@ -260,6 +350,16 @@ async def run_benchmark(
             f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to retry the rest"
         )
     return entry
+
+
+def give_renderer(backend: Backend, cfg: RunConfig, name: str) -> None:
+    """Requests with an answer prefix (RULER) go to a server's completions endpoint as raw text:
+    an OpenAI-compatible backend renders them with the model's tokenizer (the one that sized them)."""
+    if getattr(backend, "render", False) is None:
+        from exaone_eval.reasoning import render_chat
+
+        tokenizer = build_context(cfg, name).tokenizer()
+        backend.render = lambda request: render_chat(tokenizer, request)
 
 
 async def collect_scores(name: str, futures: dict) -> dict[str, Score]:
@@ -334,7 +434,7 @@ def run_json(cfg: RunConfig) -> dict:
     return {
         **config,
         "versions": {name: benchmarks.get_spec(name).version for name in cfg.benchmarks},
-        "task_options": {name: benchmarks.get_spec(name).options for name in cfg.benchmarks if benchmarks.get_spec(name).options},
+        "task_options": {name: task_options(cfg, name) for name in cfg.benchmarks if task_options(cfg, name)},
         "packages": package_versions(),
         "scorer_fingerprint": scorer_fingerprint(cfg.benchmarks),
         "git_revision": git_revision(),
@@ -392,17 +492,22 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     store = SampleStore(cfg.out / "store.sqlite")
     judge = Judge(judge_backend, cfg.judge_model or "judge", store) if judge_backend is not None else None
 
-    def needs_judge(name: str):
+    def precheck(name: str):
         if Judge.wants(name) and judge is None:
             return "no judge configured", f"{name} needs an LLM judge: pass --judge-base-url and --judge-model"
         if getattr(benchmarks.get_module(name), "NEEDS_USER", False) and user_backend is None:
             return "no user simulator configured", f"{name} needs a user simulator: pass --user-base-url and --user-model"
+        if getattr(benchmarks.get_module(name), "NEEDS_TOKENIZER", False):  # long context: sized in the model's tokens
+            try:
+                build_context(cfg, name).tokenizer()
+            except HarnessError as e:  # the others still run; the problem is raised at the end
+                return "no tokenizer", str(e)
         return None
 
     async def run_one(name: str, pool) -> None:
         await run_benchmark(cfg, name, backend, store, pool, judge, progress, user_backend)
 
-    return await for_each_benchmark(cfg, store, run_one, needs_judge)
+    return await for_each_benchmark(cfg, store, run_one, precheck)
 
 
 def is_data_problem(e: HarnessError) -> bool:

@@ -82,14 +82,16 @@ def score_responses(
     judge_base_url: str | None = None,
     judge_model: str | None = None,
     judge_api_key: str | None = None,
+    tokenizer: str | None = None,
 ) -> dict:
     spec = benchmarks.get_spec(name)
-    if hasattr(benchmarks.get_module(name), "converse"):
+    module = benchmarks.get_module(name)
+    if hasattr(module, "converse") and not getattr(module, "SCORES_SAVED_RESPONSES", False):
         raise HarnessError(f"{name} is a conversation (each turn depends on the model's earlier answers), so one saved "
                            "response per item cannot be scored: run it with `exaone-eval run`, whose store replays saved turns")
     cfg = RunConfig(suite="score", mode="non-reasoning", model=ModelPreset("responses", "responses"), backend="none",
                     benchmarks=[name], out=out, data_dir=data_dir, judge_base_url=judge_base_url,
-                    judge_model=judge_model, judge_api_key=judge_api_key)
+                    judge_model=judge_model, judge_api_key=judge_api_key, tokenizer=tokenizer)
     items, fingerprint = load_items(cfg, name)
     by_id = {item.id: item for item in items}
     rows = read_responses(responses, set(by_id))

@@ -20,13 +20,23 @@ Mapping to the harness's types:
 - `n` choices are n Requests; with a `seed`, choice i uses `seed + i`, so they differ and a
   repeat reproduces them; without one, each choice draws a random seed.
 Bad input is a 400 with an OpenAI-style error body naming the field; streaming is not supported.
+
+Guards, as vLLM's server has them: with `--api-key` (or $EXAONE_EVAL_API_KEY) every /v1 route
+needs `Authorization: Bearer KEY` (401 otherwise; /health stays open); a prompt of the model's
+context length or more is a 400 with vLLM's message (when the backend can count tokens:
+`max_context` and `prompt_tokens(request)`); a body over `--max-request-bytes` is a 413, refused
+before it is read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
+import os
 import random
+import sys
 import threading
 import time
 import uuid
@@ -37,6 +47,8 @@ from typing import Any
 from exaone_eval.types import Backend, Generation, HarnessError, Request, Sampling
 
 MAX_N = 64
+MAX_REQUEST_BYTES = 32 * 2**20  # a 128K-token prompt is under 1 MB of JSON; n=64 of them still fits
+API_KEY_ENV = "EXAONE_EVAL_API_KEY"
 DEFAULT_CHAT_MAX_TOKENS = 4096
 DEFAULT_COMPLETION_MAX_TOKENS = 16  # the OpenAI API's own default for /v1/completions
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -302,16 +314,35 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
-    def _send(self, status: int, body: dict) -> None:
+    def _send(self, status: int, body: dict, close: bool = False) -> None:
+        """`close`: the request body was left unread, so the connection cannot be reused."""
         data = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 
+    def _authorized(self, path: str) -> bool:
+        """vLLM's rule: with a key, every /v1 route needs `Authorization: Bearer KEY`; a 401 is
+        sent here otherwise (compared in constant time)."""
+        key = self.server.api_key
+        if key is None or not path.startswith("/v1"):
+            return True
+        given = self.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, f"Bearer {key}".encode()):
+            return True
+        self._send(401, error_body("Unauthorized: this server needs the header 'Authorization: Bearer <key>' "
+                                   "with the key it was started with", kind="authentication_error", code="invalid_api_key"), close=True)
+        return False
+
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        if not self._authorized(path):
+            return
         if path == "/health":
             self._send(200, {"status": "ok"})
         elif path == "/v1/models":
@@ -322,6 +353,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        if not self._authorized(path):
+            return
         try:
             body = self._json_body()
             if path == "/v1/chat/completions":
@@ -333,8 +366,9 @@ class Handler(BaseHTTPRequestHandler):
             model = body.get("model")
             if model is not None and model != self.server.model_name:
                 raise BadRequest(f"model {model!r} is not served here; this server serves {self.server.model_name!r}", "model", 404, "model_not_found")
+            self.server.check_context(requests)
         except BadRequest as e:
-            self._send(e.status, error_body(str(e), param=e.param, code=e.code))
+            self._send(e.status, error_body(str(e), param=e.param, code=e.code), close=e.status == 413)
             return
         try:
             gens = self.server.runner.generate(requests)
@@ -357,6 +391,9 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             raise BadRequest("bad Content-Length header") from None
+        if length > self.server.max_request_bytes:
+            raise BadRequest(f"the request body has {length} bytes; this server takes at most {self.server.max_request_bytes} "
+                             "(exaone-eval serve --max-request-bytes)", status=413, code="request_too_large")
         raw = self.rfile.read(length) if length > 0 else b""
         try:
             body = json.loads(raw)
@@ -371,11 +408,16 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, backend: Backend, model_name: str, host: str = "127.0.0.1", port: int = 8000,
-                 default_max_tokens: int = DEFAULT_CHAT_MAX_TOKENS, verbose: bool = False):
+                 default_max_tokens: int = DEFAULT_CHAT_MAX_TOKENS, verbose: bool = False,
+                 api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES):
+        if api_key is not None and not api_key.strip():
+            raise HarnessError("--api-key is empty; give a key, or leave the option out for no key")
         self.runner = BackendRunner(backend)
         self.model_name = model_name
         self.default_max_tokens = default_max_tokens
         self.verbose = verbose
+        self.api_key = api_key
+        self.max_request_bytes = max_request_bytes
         self.started = int(time.time())
         try:
             super().__init__((host, port), Handler)
@@ -387,6 +429,22 @@ class Server(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/v1"
+
+    def check_context(self, requests: list[Request]) -> None:
+        """A prompt of the model's context length or more is the client's error (a 400 with
+        vLLM's message), not a failed generation; all choices of a request share one prompt."""
+        backend = self.runner.backend
+        limit, count = getattr(backend, "max_context", None), getattr(backend, "prompt_tokens", None)
+        if limit is None or count is None or not requests:
+            return
+        try:
+            tokens = count(requests[0])
+        except Exception as e:  # the chat template rejects the messages: the client's input
+            raise BadRequest(f"cannot render the prompt: {type(e).__name__}: {e}", "messages") from None
+        if tokens >= limit:
+            raise BadRequest(f"This model's maximum context length is {limit} tokens. However, your request has {tokens} input tokens. "
+                             "Please reduce the length of the input messages.",
+                             "messages" if requests[0].messages else "prompt", code="context_length_exceeded")
 
     def start(self) -> "Server":
         """Serve in a background thread (tests, embedding); `serve_forever` blocks instead."""
@@ -434,15 +492,35 @@ def add_parser(subparsers) -> None:
     p.add_argument("--served-model-name", default=None, help="the name clients pass as `model` (default: --model)")
     p.add_argument("--default-max-tokens", type=int, default=DEFAULT_CHAT_MAX_TOKENS,
                    help=f"chat max tokens when a request gives none (default: {DEFAULT_CHAT_MAX_TOKENS})")
+    p.add_argument("--api-key", default=None, help=f"require 'Authorization: Bearer KEY' on every /v1 route (default: ${API_KEY_ENV}, else none)")
+    p.add_argument("--max-request-bytes", type=int, default=MAX_REQUEST_BYTES,
+                   help=f"refuse larger request bodies with 413 (default: {MAX_REQUEST_BYTES})")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
     p.set_defaults(func=main)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (a name other than localhost counts as open)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def main(args) -> int:
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    if args.max_request_bytes < 1:
+        raise HarnessError(f"--max-request-bytes must be >= 1, got {args.max_request_bytes}")
+    if api_key is None and not is_loopback(args.host):
+        print(f"exaone-eval serve: warning: listening on {args.host} without an API key: anyone who can reach this port "
+              f"can use the model (set --api-key or ${API_KEY_ENV})", file=sys.stderr, flush=True)
     loaded = load_backend(args.model)
     server = Server(loaded.backend, args.served_model_name or loaded.name, args.host, args.port,
-                    default_max_tokens=args.default_max_tokens, verbose=args.verbose)
-    print(f"serving {server.model_name!r} at {server.url} (Ctrl-C stops)", flush=True)
+                    default_max_tokens=args.default_max_tokens, verbose=args.verbose,
+                    api_key=api_key, max_request_bytes=args.max_request_bytes)
+    print(f"serving {server.model_name!r} at {server.url}{' (API key required)' if api_key else ''} (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -52,7 +52,8 @@ def bootstrap_statistic(records: Sequence, statistic, key, level: float = 0.95, 
         picks = rng.integers(0, len(items), size=len(items))
         values.append(statistic([r for i in picks for r in items[i]]))
     alpha = (1 - level) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    # A resample may lack every item of a part the statistic needs (NaN): those resamples are left out.
+    return float(np.nanquantile(values, alpha)), float(np.nanquantile(values, 1 - alpha))
 
 
 def summarize(per_item: Mapping[str, Sequence[float]], seed: int = 0) -> dict:

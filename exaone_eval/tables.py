@@ -52,6 +52,8 @@ class RunCell:
     value: float | None = None
     ci: tuple[float, float] | None = None
     note: str = ""
+    setting: str = ""
+    """How the run was made, when the benchmark says (scores.json `setting`: BFCL's calling style)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ def run_cell(source: Source, benchmark: str, key: str | None = None) -> RunCell:
     entry = source.scores.get(key or benchmark) or {}
     if "score" in entry:
         has_ci = isinstance(entry.get("ci_low"), (int, float)) and isinstance(entry.get("ci_high"), (int, float))
-        return RunCell(float(entry["score"]), (float(entry["ci_low"]), float(entry["ci_high"])) if has_ci else None)
+        return RunCell(float(entry["score"]), (float(entry["ci_low"]), float(entry["ci_high"])) if has_ci else None,
+                       setting=str(entry.get("setting") or ""))
     return RunCell(note=_why_missing(source, benchmark, entry))
 
 
@@ -211,8 +214,9 @@ def main_table(number: int, sources: list[Source]) -> Table:
                     row += [cell.note, "", ""]
                 else:
                     ci = f"[{_num(cell.ci[0], 1)}, {_num(cell.ci[1], 1)}]" if cell.ci else "n/a"
-                    row += [_num(cell.value, 1), ci, "" if delta is None else f"{delta:+.1f}"]
-                tidy.append(_tidy(number, category, bench, s.label, s.mode, "", _run_paths(s), cell.value, cell.ci, delta,
+                    shown = _num(cell.value, 1) + (f" ({cell.setting})" if cell.setting else "")
+                    row += [shown, ci, "" if delta is None else f"{delta:+.1f}"]
+                tidy.append(_tidy(number, category, bench, s.label, s.mode, cell.setting, _run_paths(s), cell.value, cell.ci, delta,
                                   cell.note, compare_to=s.compare_to))
             rows.append(row)
     return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}", tidy)

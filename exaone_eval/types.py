@@ -27,6 +27,8 @@ class Item:
     """OpenAI-style tool schemas offered to the model, or None."""
     meta: dict = field(default_factory=dict)
     """Whatever else the scorer or a reader needs (subject, instruction kwargs, ...)."""
+    prefix: str | None = None
+    """Assistant text the answer starts with (RULER's answer prefix): the request's `prefix`."""
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,16 @@ def test_requests_are_spread_over_several_urls(fake_server):
 
 def test_least_loaded_url_is_picked():
     backend = OpenAIBackend(["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1", "http://127.0.0.1:11/v1"], model="m")
-    backend.in_flight = [3, 1, 2]
-    assert backend._pick() == 1
+    backend.pool.in_flight = [3, 1, 2]
+    assert backend.pool.pick() == 1
+
+
+def test_a_url_out_of_the_rotation_is_never_picked():
+    backend = OpenAIBackend(["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1", "http://127.0.0.1:11/v1"], model="m")
+    backend.pool.in_flight = [3, 1, 2]
+    backend.pool.state[1] = "down"
+    assert backend.pool.pick() == 2
+    assert backend.pool.pick(sticky=1) == 2  # a sticky sample leaves a server that is gone
 
 
 def test_reasoning_mode_sends_enable_thinking_and_splits_the_think_part(fake_server):

@@ -97,7 +97,8 @@ def test_main_table_cells_match_the_report_text(report_lines, table):
     header, models = MAIN_COLUMNS[table]
     rows = {r[0].lower(): r[1:] for r in block(report_lines, header)}
     for cell in reference(table):
-        report_row = rows[get_spec(cell.benchmark).title.lower()]
+        # Our Tau-Bench rows run tau2's tasks and their titles say so ("Tau-Bench (Airline), tau2").
+        report_row = rows[get_spec(cell.benchmark).title.lower().removesuffix(", tau2")]
         assert report_row[models.index(cell.model)] == printed(cell), cell
 
 

@@ -178,16 +178,20 @@ NOT_OFFLINE = {"wmt24pp_es": "scored by an LLM judge, which needs a judge server
 
 def offline_benchmarks() -> tuple[set[str], set[str]]:
     """Ready benchmarks scored from saved outputs with nothing but their rows: (those `exaone-eval
-    score` takes, the conversations, which are scored from saved episodes)."""
+    score` takes, the conversations without a user simulator, scored from saved episodes).
+    Left out: the judged (NOT_OFFLINE), those whose prompts need the model's tokenizer (RULER), and
+    conversations with a user simulator (Tau-Bench), whose episodes only a simulation produces."""
     scored, conversations = set(), set()
     for name, module_path in REGISTRY.items():
         if module_path is None or get_spec(name).status != "ready" or name in NOT_OFFLINE:
             continue
         module = get_module(name)
-        if hasattr(module, "converse"):
-            conversations.add(name)
-        elif not hasattr(module, "iter_items"):  # long-context prompts need the model's tokenizer
+        if getattr(module, "NEEDS_TOKENIZER", False):
+            continue
+        if not hasattr(module, "converse") or getattr(module, "SCORES_SAVED_RESPONSES", False):
             scored.add(name)
+        elif not getattr(module, "NEEDS_USER", False):
+            conversations.add(name)
     return scored, conversations
 
 

@@ -253,3 +253,13 @@ def test_the_cli_prints_the_tables_and_writes_them(tmp_path, capsys):
     assert main(["tables", str(run), "--format", "md", "--out", str(tmp_path / "t")]) == 0
     assert "| AIME 2025 | 85.3 |" in capsys.readouterr().out
     assert (tmp_path / "t" / "table3.md").exists()
+
+
+def test_a_score_made_in_a_named_setting_shows_it_beside_the_value(tmp_path):
+    entry = {**score(71.5, 70.0, 73.0), "setting": "native calling"}
+    run = make_run(tmp_path, "r", "32b", "reasoning", {"bfcl_v3": entry})
+    md = render([run], ["md", "csv"], tmp_path / "out")
+    assert "71.5 (native calling)" in row_of(md, 3, "BFCL-v3")
+    rows = list(csv.DictReader((tmp_path / "out" / "table3.csv").open(encoding="utf-8")))
+    mine = [r for r in rows if r["benchmark"] == "bfcl_v3" and r["source"] != "report"]
+    assert mine and mine[0]["setting"] == "native calling" and float(mine[0]["value"]) == 71.5

@@ -20,9 +20,10 @@ def make_backend(cfg: RunConfig):
         return BundledBackend(bundled_checkpoint(cfg.model.hf_id))
     if cfg.backend == "vllm":
         try:
-            from exaone_eval.backends.vllm import VLLMBackend
+            from exaone_eval.backends.vllm import VLLMBackend, check_vllm_release
         except ImportError as e:
             raise HarnessError(f"the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]' ({e})") from None
+        check_vllm_release()  # releases that run RoPE on EXAONE 4.0's NoPE layers are refused
         return VLLMBackend(
             str(bundled_checkpoint(cfg.model.hf_id)),  # `demo`: the converted SmolLM2 folder, which vLLM loads too
             tensor_parallel_size=cfg.tensor_parallel_size or 1,
@@ -68,4 +69,5 @@ def _openai(cfg: RunConfig, urls: list[str], model: str, api_key: str | None, vl
     from exaone_eval.backends.openai import OpenAIBackend
 
     return OpenAIBackend(urls, model=model, api_key=api_key, concurrency=cfg.concurrency,
-                         request_timeout=cfg.request_timeout, max_retries=cfg.max_retries, vllm_extras=vllm_extras)
+                         request_timeout=cfg.request_timeout, max_retries=cfg.max_retries, vllm_extras=vllm_extras,
+                         unreachable_timeout=cfg.unreachable_timeout)

@@ -88,6 +88,16 @@ class BundledBackend:
         """The prompt text: the chat template with the generation prompt, thinking per mode."""
         return render_chat(self.tokenizer, request)
 
+    @property
+    def max_context(self) -> int:
+        """Prompts of this many tokens or more cannot be generated from (`exaone-eval serve` says so)."""
+        return self.engine.max_positions
+
+    def prompt_tokens(self, request: Request) -> int:
+        """The request's prompt length in tokens, as the engine will count it."""
+        prompt, prefix = self._prompt(request)
+        return len(self.engine.encode(prompt + prefix))
+
     def _prompt(self, request: Request) -> tuple[str, str]:
         """(prompt, prefix) for the engine. Without messages the prefix is a raw prompt (the
         completions endpoint): continued as it is, no chat template, and not penalised as output."""

@@ -1,10 +1,14 @@
 """Any OpenAI-compatible server (vLLM, SGLang, llama.cpp server, a hosted API) through `openai`.
 
 Each Request is one chat completion. In-flight requests are bounded by `concurrency`, spread over
-several base URLs by sending each to the URL with the fewest requests in flight. Transient
-failures (429, 5xx, timeouts, dropped connections) are retried with exponential backoff and
-jitter, honouring Retry-After; others fail the request at once. A failed request comes back as a
-Generation with `error` set, which the runner does not store, so a rerun retries it.
+several base URLs by sending each to the URL with the fewest requests in flight among those in
+the rotation (exaone_eval.failover: a URL whose server is gone leaves it, its requests move to
+the others, and it rejoins when it answers again; when no server has answered for
+`unreachable_timeout` seconds the waiting requests fail at once). A lost connection is a
+fail-over, not a retry. Transient failures (429, 5xx, read timeouts) are retried with
+exponential backoff and jitter, honouring Retry-After; others fail the request at once. A failed
+request comes back as a Generation with `error` set, which the runner does not store, so a rerun
+retries it.
 
 Reasoning mode is sent the way vLLM expects (`chat_template_kwargs.enable_thinking`); the
 reasoning is taken from the server's `reasoning_content` (or `reasoning`) when it splits it, else
@@ -26,10 +30,15 @@ import time
 import zlib
 from typing import AsyncIterator, Awaitable, Callable, Sequence
 
+from exaone_eval.failover import ServerPool, connection_lost, describe
 from exaone_eval.reasoning import first_call, join_reasoning, raw_prompt, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+# Times one request may lose its connection (its server died or dropped it) before it fails: a
+# server that answers /models but drops every completion would otherwise bounce it forever.
+MAX_MOVES = 10
 
 NEEDS_TOKENIZER = (
     "budget forcing and prefixes need the completions endpoint and the model's tokenizer; "
@@ -49,26 +58,32 @@ class OpenAIBackend:
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         vllm_extras: bool = True,
+        unreachable_timeout: float = 60.0,
+        log: Callable[[str], None] | None = None,
     ):
         if not base_urls:
             raise HarnessError("the openai backend needs --base-url URL (e.g. http://127.0.0.1:8000/v1)")
         if concurrency < 1:
             raise HarnessError(f"--concurrency must be >= 1, got {concurrency}")
+        if not unreachable_timeout > 0:
+            raise HarnessError(f"--unreachable-timeout must be > 0 seconds, got {unreachable_timeout}")
         import openai  # imported here: ~0.3 s, and only this backend needs it
 
         self._openai = openai
         self.model = model
         self.base_urls = [u.rstrip("/") for u in base_urls]
+        self.pool = ServerPool(self.base_urls, self._ask_models, unreachable_timeout, log)
+        # A connect that takes longer than a probe is a server that is not there; a request may
+        # take up to request_timeout once connected (a 64K-token generation takes minutes).
+        timeout = openai.Timeout(request_timeout, connect=self.pool.probe_timeout)
         self.clients = [
-            openai.AsyncOpenAI(base_url=u, api_key=api_key or "EMPTY", timeout=request_timeout, max_retries=0, http_client=_http_client(openai))
+            openai.AsyncOpenAI(base_url=u, api_key=api_key or "EMPTY", timeout=timeout, max_retries=0, http_client=_http_client(openai))
             for u in self.base_urls
         ]
-        self.in_flight = [0] * len(self.clients)
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self._next = 0
         # chat_template_kwargs and top_k are vLLM/SGLang extensions; a hosted API (the judge's
         # gpt-4.1) rejects unknown fields, so a judge backend leaves them out.
         self.vllm_extras = vllm_extras
@@ -77,31 +92,30 @@ class OpenAIBackend:
         """The chat template as text (`enable_thinking` per mode), for completions-endpoint requests."""
 
     async def check(self) -> None:
-        """Fail fast, naming the URL, when a server cannot be reached at all."""
+        """Fail fast, naming the URLs, when no server can be reached at all; start without the
+        ones that cannot (they join the rotation when they answer)."""
+        self.pool.bind()
+        whys = await asyncio.gather(*(self.pool.probe(i) for i in range(len(self.base_urls))))
+        if all(why is not None for why in whys):
+            raise HarnessError("; ".join(f"cannot reach the server at {url} ({why})" for url, why in zip(self.base_urls, whys)))
+        for i, why in enumerate(whys):
+            if why is not None:
+                self.pool.drop(i, why)
 
-        async def probe(url: str, client) -> str | None:
-            try:
-                await client.models.list(timeout=10)
-            except self._openai.APIConnectionError as e:
-                return f"cannot reach the server at {url} ({type(e).__name__}: {e})"
-            except self._openai.APIStatusError:
-                return None  # it answered: some servers have no /models, and that is fine
-            return None
+    async def _ask_models(self, i: int) -> str | None:
+        """None when URL i's server answers `GET /models` (below 500: some servers have no
+        /models, and a 404 is an answer), else why not."""
+        try:
+            await self.clients[i].models.list(timeout=self.pool.probe_timeout)
+        except self._openai.APIStatusError as e:
+            return None if e.status_code < 500 else f"GET /models answered {e.status_code}"
+        except Exception as e:  # connection refused, timeouts, ...: not there
+            return describe(e)
+        return None
 
-        errors = [e for e in await asyncio.gather(*(probe(u, c) for u, c in zip(self.base_urls, self.clients))) if e]
-        if errors:
-            raise HarnessError(errors[0])
-
-    def _pick(self, sticky: int | None = None) -> int:
-        """The least-loaded URL; ties rotate so equal servers share the load evenly. A `sticky`
-        index keeps the calls of one sample on one server, where its prefix is cached."""
-        n = len(self.clients)
-        if sticky is not None:
-            return sticky % n
-        order = [(self._next + i) % n for i in range(n)]
-        best = min(order, key=lambda i: self.in_flight[i])
-        self._next = (best + 1) % n
-        return best
+    def server_report(self) -> dict:
+        """What each URL served and when it left or rejoined the rotation (for run.json)."""
+        return self.pool.report()
 
     def _params(self, req: Request) -> dict:
         s = req.sampling
@@ -141,25 +155,40 @@ class OpenAIBackend:
         return isinstance(error, o.APIStatusError) and error.status_code in TRANSIENT_STATUS
 
     async def _call(self, create: Callable[[object], Awaitable], sticky: int | None = None) -> "_Reply | Generation":
-        """One API call with bounded retries of transient failures; a failed Generation otherwise."""
-        attempt = 0
+        """One API call on a server in the rotation, with bounded retries of transient failures;
+        a failed Generation otherwise. A lost connection sends the call to another server."""
+        attempt = moves = 0
         while True:
-            i = self._pick(sticky)
-            self.in_flight[i] += 1
+            i = await self.pool.acquire(sticky)
+            if i is None:
+                return _failed(self.pool.unreachable_message())
+            url = self.base_urls[i]
             start = time.monotonic()
+            resp = _LOST
             try:
-                resp = await create(self.clients[i])
+                resp = await _unless_lost(create(self.clients[i]), self.pool.lost_signal(i))
             except Exception as e:  # classified below; nothing escapes generate()
+                if connection_lost(e):
+                    self.pool.connection_failed(i, describe(e))
+                    moves += 1
+                    if moves > MAX_MOVES:
+                        return _failed(f"{url}: the connection was lost {moves} times ({describe(e)})")
+                    continue
                 transient = self._transient(e)
                 if not transient or attempt >= self.max_retries:
                     why = "gave up after retries" if transient else "not retried"
-                    return _failed(f"{self.base_urls[i]}: {type(e).__name__}: {_short(e)} ({why})")
+                    return _failed(f"{url}: {type(e).__name__}: {_short(e)} ({why})")
                 delay = self._retry_delay(attempt, e)
                 attempt += 1
             else:
-                return _Reply(resp, self.base_urls[i], time.monotonic() - start, attempt + 1)
+                if resp is not _LOST:
+                    return _Reply(resp, url, time.monotonic() - start, attempt + moves + 1)
+                moves += 1  # its server went down with the call in flight: send it elsewhere
+                if moves > MAX_MOVES:
+                    return _failed(f"{url}: the server went down under this request {moves} times")
+                continue
             finally:
-                self.in_flight[i] -= 1
+                self.pool.release(i, answered=resp is not _LOST)
             await asyncio.sleep(delay)
 
     async def _one(self, req: Request) -> Generation:
@@ -235,6 +264,7 @@ class OpenAIBackend:
             held += 1
             return index, await self._one(requests[index])
 
+        self.pool.bind()
         tasks = [asyncio.ensure_future(bounded(i)) for i in range(len(requests))]
         try:
             for done in asyncio.as_completed(tasks):
@@ -250,8 +280,28 @@ class OpenAIBackend:
                 sem.release()
 
     async def aclose(self) -> None:
+        await self.pool.aclose()
         for c in self.clients:
             await c.close()
+
+
+_LOST = object()
+"""What `_unless_lost` returns when the call's server went down before it answered."""
+
+
+async def _unless_lost(call: Awaitable, lost: asyncio.Future):
+    """The call's result, or `_LOST` (the call cancelled) when `lost` is done first."""
+    task = asyncio.ensure_future(call)
+    try:
+        done, _ = await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    if task in done:
+        return task.result()
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # nobody awaits it: retrieve its error
+    return _LOST
 
 
 class _Reply:

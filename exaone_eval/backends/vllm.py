@@ -35,6 +35,50 @@ from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
 INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]'"
 
+# vLLM ran RoPE on every layer of EXAONE 4.0 models that have sliding-window layers (the 32B's
+# global layers are NoPE) from its refactor PR #21927 (merged 2025-08-09) until PR #23918 (merged
+# 2025-09-02). Read in each release's vllm/model_executor/models/exaone4.py (docs/vllm.md):
+# 0.10.0 is right, 0.10.1 and 0.10.1.1 are wrong, 0.10.2 is the first release with the fix.
+# Pre-releases and dev builds in between may be either, so they are refused too.
+ROPE_BUG_FROM = "0.10.1.dev0"
+ROPE_FIX_RELEASE = "0.10.2"
+ROPE_FIX = (f"vLLM PR #23918 (\"[BugFix] Fix EXAONE4 rotary embeddings\"), first released in vLLM {ROPE_FIX_RELEASE}: "
+            f"pip install 'vllm>={ROPE_FIX_RELEASE}'")
+
+
+def rope_bug(version: str) -> str | None:
+    """Why vLLM `version` must not run EXAONE 4.0, or None when it may."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return f"cannot tell whether vLLM {version!r} has the EXAONE 4.0 RoPE fix, {ROPE_FIX}"
+    if not Version(ROPE_BUG_FROM) <= v < Version(ROPE_FIX_RELEASE):
+        return None
+    if v.is_prerelease or v.is_devrelease:
+        return f"cannot tell whether vLLM {version} (a pre-release between the bug and its fix) has the EXAONE 4.0 RoPE fix, {ROPE_FIX}"
+    return (f"vLLM {version} applies RoPE on EXAONE 4.0's global (NoPE) layers, which costs the 32B model many points "
+            f"(AIME 2025: 66.7 instead of 85.0 in the fix's own test); the fix is {ROPE_FIX}")
+
+
+def installed_vllm_version() -> str | None:
+    """The installed vLLM's version, read from its package metadata (vLLM itself is not imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vllm")
+    except PackageNotFoundError:
+        return None
+
+
+def check_vllm_release() -> None:
+    """Refuse a vLLM release with the EXAONE 4.0 RoPE bug (no vLLM at all is reported later)."""
+    version = installed_vllm_version()
+    problem = rope_bug(version) if version is not None else None
+    if problem is not None:
+        raise HarnessError(f"--backend vllm: {problem}")
+
 # Requests handed to vLLM at once. vLLM queues what it cannot run yet; the bound only keeps us
 # from rendering and tokenizing a whole suite before the first token (k=32 x 30K rows).
 MAX_IN_FLIGHT = 4096

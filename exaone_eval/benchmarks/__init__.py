@@ -6,16 +6,24 @@ A benchmark module (one file here) exposes:
 and optionally:
   - `sample_view(item: Item, sample: int) -> Item`  a per-sample variant (e.g. GPQA's option shuffle)
   - `metrics(records: list[tuple[Item, Score]]) -> dict[str, float]`  extra 0-100 figures
+  - `setting(records) -> str`                       how it was run (BFCL's calling style): scores.json
+                                                    `setting`, shown beside the score in the tables
   - `keep_row(row: dict) -> bool`                   rows the benchmark's protocol excludes (WMT24++ bad sources)
   - `load_rows(spec, data_dir) -> list[dict]`       rows that ship in a package instead of the Hub (BFCL)
   - `judge_requests(item, gen) -> list[Request]`    an LLM judge scores it: `score(item, gen, judgments)`
   - `iter_items(ctx: BuildContext) -> Iterator[Item]` builds its own prompts instead of `to_item`
-                                                    (long context: sized in the model's tokens, lazily)
+                                                    (long context: sized in the model's tokens, lazily;
+                                                    the runner holds only a bounded window of them)
+  - `NEEDS_TOKENIZER = True`                        it needs the evaluated model's tokenizer (skipped, saying why, without)
+  - `headline_metric(metrics: dict) -> str | None`  which metric is the headline `score` (RULER: the
+                                                    longest length), when HEADLINE_METRIC is not fixed
 A conversation (the model's answers decide what it is asked next: Multi-IF, BFCL multi-turn,
 Tau-Bench) exposes instead of `score(item, gen)`:
   - `async converse(item, chat: Chat) -> Episode`   drives its turns through `chat` (exaone_eval.conversation)
   - `score(item: Item, episode: Episode) -> Score`  the verdict on the whole episode
   - `NEEDS_USER = True`                             it talks to a user simulator (`--user-base-url`)
+  - `SCORES_SAVED_RESPONSES = True`                 `score(item, gen)` also judges one saved response
+                                                    (`exaone-eval score`; BFCL's single-turn items)
 
 No imports of benchmark modules happen here: `list` stays fast and never imports torch.
 """
@@ -48,11 +56,11 @@ REGISTRY: dict[str, str | None] = {
     "ifeval": "exaone_eval.benchmarks.ifeval",
     "multi_if": "exaone_eval.benchmarks.multi_if",
     "helmet": None,
-    "ruler": None,
+    "ruler": "exaone_eval.benchmarks.ruler",
     "longbench": None,
     "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
-    "tau_bench_airline": None,
-    "tau_bench_retail": None,
+    "tau_bench_airline": "exaone_eval.benchmarks.tau_bench_airline",
+    "tau_bench_retail": "exaone_eval.benchmarks.tau_bench_retail",
     "kmmlu_pro": "exaone_eval.benchmarks.kmmlu_pro",
     "kmmlu_redux": "exaone_eval.benchmarks.kmmlu_redux",
     "ksm": "exaone_eval.benchmarks.ksm",
