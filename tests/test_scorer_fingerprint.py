@@ -80,3 +80,15 @@ def test_a_bad_scoring_pool_setting_is_a_one_line_error(tmp_path, data_dir, monk
     assert main(["score", "--benchmark", "aime_2025", "--responses", str(tmp_path / "aime.jsonl"), "--data-dir", str(data_dir),
                  "--out", str(tmp_path / "out")]) == 2
     assert "EXAONE_EVAL_SCORING_POOL='yes'; expected on, off or auto" in capsys.readouterr().err
+
+
+def test_a_run_rescored_with_score_can_be_gated_against_the_original(tmp_path, data_dir, fake_server):
+    # docs/gate.md: rescoring an old run's samples gives it the current scorer fingerprint.
+    server = fake_server(aime_solver)
+    assert main(["run", "--suite", "reasoning", "--model", "32b", "--benchmarks", "aime_2025", "--base-url", server.url,
+                 "--data-dir", str(data_dir), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert main(["score", "--benchmark", "aime_2025", "--responses", str(tmp_path / "run" / "samples" / "aime_2025.jsonl"),
+                 "--mode", "reasoning", "--model", "32b", "--data-dir", str(data_dir), "--out", str(tmp_path / "rescored")]) == 0
+    assert main(["gate", "--baseline", str(tmp_path / "rescored"), "--candidate", str(tmp_path / "run"),
+                 "--out", str(tmp_path / "gate.md")]) == 0
+    assert "warning" not in (tmp_path / "gate.md").read_text(encoding="utf-8")
