@@ -108,6 +108,7 @@ def build_run_config(args):
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        sandbox=args.sandbox,
         **_vllm_options(args, backend),
     )
 
@@ -194,6 +195,7 @@ def cmd_score(args) -> int:
         judge_base_url=args.judge_base_url,
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
+        sandbox=args.sandbox,
     )
     print(scored_entries_table({name: entry}))
     print(f"\nscores: {out / 'scores.json'}   samples: {out / 'samples' / (name + '.jsonl')}")
@@ -231,6 +233,15 @@ def _add_generation_flags(p) -> None:
     p.add_argument("--request-timeout", type=float, default=3600.0, help="seconds before one request is abandoned and retried (default 3600)")
     p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / timeouts / dropped connections (default 6)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_sandbox_flag(p)
+
+
+SANDBOX_HELP = ("where model-written code runs (LiveCodeBench): auto (bwrap namespaces where the machine allows, else "
+                "rlimits; the default), bwrap, rlimits, or none (no isolation: only when you name it); see docs/livecodebench.md")
+
+
+def _add_sandbox_flag(p) -> None:
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "rlimits", "none"), default="auto", help=SANDBOX_HELP)
 
 
 def _add_judge_flags(p) -> None:
@@ -279,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--responses", required=True, help="JSONL file of generations")
     p.add_argument("--data-dir", help="folder of <benchmark>.jsonl in the Hub schema (default: the Hub)")
     p.add_argument("--out", help="output directory for scores.json and samples/ (default results/score-<benchmark>-<file>-<time>)")
+    _add_sandbox_flag(p)
     _add_judge_flags(p)
     p.set_defaults(func=cmd_score)
 

@@ -164,3 +164,5 @@ class RunConfig:
     """vLLM backend: context length to allocate KV cache for; None: the model's own."""
     gpu_memory_utilization: float | None = None
     """vLLM backend: share of each GPU's memory vLLM may take; None: vLLM's default."""
+    sandbox: str = "auto"
+    """Where model-written code runs (exaone_eval/sandbox.py): auto, bwrap, rlimits, or none (only when named)."""
