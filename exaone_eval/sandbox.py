@@ -115,15 +115,24 @@ _REFUSED = frozenset(("os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.
     "socket.connect", "socket.bind", "socket.getaddrinfo", "os.setuid", "os.chroot", "resource.setrlimit", "resource.prlimit"))
 _REFUSED_IMPORTS = frozenset(("_posixsubprocess", "resource"))
 _WRITABLE = _CFG["writable"]
+_getcwd = _os.getcwd  # kept: a driver may disable os.getcwd (LiveCodeBench's guard does)
+
+def _real(path):
+    path = _os.fsdecode(path)
+    return _os.path.realpath(path if path.startswith("/") else _os.path.join(_getcwd(), path))
 
 def _audit(event, args):
     if event in _REFUSED:
         raise PermissionError(f"sandbox: {event} is not allowed")
     if event == "import" and args[0] in _REFUSED_IMPORTS:
         raise ImportError(f"sandbox: import of {args[0]} is not allowed")
+    if event == "open" and _WRITABLE is not None and isinstance(args[0], (str, bytes)):
+        parts = _real(args[0]).split("/")
+        if parts[1:2] == ["proc"] and len(parts) > 2 and parts[2].isdigit() and parts[2] != str(_os.getpid()):
+            raise PermissionError("sandbox: other processes' /proc entries are not readable")
     if event == "open" and _WRITABLE is not None and isinstance(args[0], (str, bytes)) and (
             (isinstance(args[1], str) and any(c in args[1] for c in "wax+")) or (isinstance(args[2], int) and args[2] & 3)):
-        path = _os.path.realpath(_os.fsdecode(args[0]))
+        path = _real(args[0])
         if not any(path == root or path.startswith(root + "/") for root in _WRITABLE):
             raise PermissionError(f"sandbox: writing {path} is not allowed")
 
@@ -154,10 +163,12 @@ def _bwrap_binary() -> str | None:
 class Sandbox:
     """One isolation kind and its binaries; `run` is thread-safe (one process tree per call)."""
 
-    def __init__(self, isolation: str, bwrap: str | None = None, note: str = ""):
+    def __init__(self, isolation: str, bwrap: str | None = None, note: str = "", audit: bool = True):
         if isolation not in ("bwrap", "rlimits", "none"):
             raise HarnessError(f"unknown sandbox isolation {isolation!r}; expected one of {', '.join(ISOLATIONS)}")
         self.isolation, self.bwrap, self.note = isolation, bwrap, note
+        self.audit = audit and isolation != "none"
+        """False only in tests that check what the namespaces alone contain."""
         self.python = os.path.realpath(sys.executable)
 
     def describe(self) -> dict:
@@ -166,7 +177,7 @@ class Sandbox:
 
     # ---- the command line ---------------------------------------------------------------------
 
-    def _command(self, work: Path, guard_cfg: dict, result_fd: int, limits: Limits) -> tuple[list[str], Path]:
+    def _command(self, work: Path, guard_cfg: dict, result_fd: int, info_fd: int, limits: Limits) -> tuple[list[str], Path]:
         """argv and the host path of the temp dir."""
         tmp = work / "tmp"
         if self.isolation != "bwrap":
@@ -174,7 +185,7 @@ class Sandbox:
             return [self.python, "-I", "-S", str(work / "in" / "main.py"), json.dumps(cfg)], tmp
         cfg = {**guard_cfg, "result_fd": result_fd, "writable": None}
         prefixes = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
-        argv = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        argv = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--info-fd", str(info_fd),
                 "--ro-bind", "/usr", "/usr"]
         for path in ("/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc/ld.so.cache", "/etc/localtime"):
             argv += ["--ro-bind-try", path, path]
@@ -202,7 +213,8 @@ class Sandbox:
         work = Path(tempfile.mkdtemp(prefix="exaone-sandbox-"))
         outcome = Outcome()
         proc = None
-        result_r = result_w = -1
+        result_r = result_w = info_r = info_w = -1
+        ns_init: list[int] = []  # bwrap: the host pid of the pid namespace's init
         try:
             (work / "in").mkdir()
             (work / "tmp").mkdir()
@@ -210,23 +222,29 @@ class Sandbox:
             for name, data in files.items():
                 (work / "in" / name).write_bytes(data)
             result_r, result_w = os.pipe()
-            guard_cfg = {"rlimits": _rlimits(limits) if self.isolation != "none" else {}, "audit": self.isolation != "none",
+            if self.isolation == "bwrap":
+                info_r, info_w = os.pipe()
+            guard_cfg = {"rlimits": _rlimits(limits) if self.isolation != "none" else {}, "audit": self.audit,
                          "site_packages": _site_packages()}
-            argv, tmp = self._command(work, guard_cfg, result_w, limits)
+            argv, tmp = self._command(work, guard_cfg, result_w, info_w, limits)
             env = _env(str(tmp))
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    pass_fds=(result_w,), cwd=tmp, env=env, start_new_session=True, close_fds=True)
-            os.close(result_w)
-            result_w = -1
-            self._watch(proc, result_r, limits, on_message, outcome, started)
+            with open(os.devnull, "rb") as stdin:  # read-only: writing to stdin fails
+                proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        pass_fds=tuple(fd for fd in (result_w, info_w) if fd >= 0), cwd=tmp, env=env,
+                                        start_new_session=True, close_fds=True)
+            for fd in (result_w, info_w):
+                if fd >= 0:
+                    os.close(fd)
+            result_w = info_w = -1
+            self._watch(proc, result_r, info_r, limits, on_message, outcome, started, ns_init)
         except OSError as e:
             outcome.error = f"could not start the sandbox ({type(e).__name__}: {e})"
         finally:
             if proc is not None:
-                _kill_tree(proc)
+                _kill_tree(proc, ns_init[0] if ns_init else None)
                 outcome.exit_code = proc.returncode
                 proc.stdout.close()
-            for fd in (result_r, result_w):
+            for fd in (result_r, result_w, info_r, info_w):
                 if fd >= 0:
                     os.close(fd)
             shutil.rmtree(work, ignore_errors=True)
@@ -235,7 +253,8 @@ class Sandbox:
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def _watch(self, proc, result_r: int, limits: Limits, on_message, outcome: Outcome, started: float) -> None:
+    def _watch(self, proc, result_r: int, info_r: int, limits: Limits, on_message, outcome: Outcome, started: float,
+               ns_init: list[int]) -> None:
         """Read the driver's messages and the process's output until the process closes both, the
         caller stops, a cap is passed or the wall time runs out."""
         deadline = started + limits.wall_s
@@ -244,7 +263,8 @@ class Sandbox:
         out_total = 0
         buf = bytearray()
         header: dict | None = None
-        open_fds = {out_fd, result_r}
+        open_fds = {out_fd, result_r} | ({info_r} if info_r >= 0 else set())
+        info = bytearray()
         with selectors.DefaultSelector() as sel:
             for fd in open_fds:
                 os.set_blocking(fd, False)
@@ -263,6 +283,13 @@ class Sandbox:
                     if not chunk:
                         sel.unregister(fd)
                         open_fds.discard(fd)
+                        continue
+                    if fd == info_r:  # bwrap's --info-fd: {"child-pid": ...}, then closed
+                        info += chunk[: 1 << 16]
+                        try:
+                            ns_init[:] = [int(json.loads(info)["child-pid"])]
+                        except (ValueError, KeyError, TypeError):
+                            pass
                         continue
                     if fd == out_fd:
                         out_total += len(chunk)
@@ -334,9 +361,16 @@ def _env(tmp: str) -> dict[str, str]:
             "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL the run's whole process group (its own session). Under bwrap that kills bwrap,
-    whose death (--die-with-parent) ends the pid namespace and everything in it."""
+def _kill_tree(proc: subprocess.Popen, ns_init: int | None) -> None:
+    """End every process of the run, and return only when they are gone. Under bwrap: SIGKILL the
+    pid namespace's init, which makes the kernel kill everything in the namespace; bwrap reaps it
+    and exits. Then (and in the other isolations) SIGKILL the run's process group."""
+    if ns_init is not None and proc.poll() is None:
+        try:
+            os.kill(ns_init, signal.SIGKILL)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
