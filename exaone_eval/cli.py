@@ -60,7 +60,7 @@ def cmd_list(args) -> int:
             cols.append(f"{s.k}/{s.max_tokens // 1024}K" if s else "-")
         status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
         line = f"{spec.name:<18} {status:<13} {spec.title:<20} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
-        if spec.status == "in-house" and spec.note:
+        if spec.note and spec.status in ("in-house", "ready"):  # e.g. LiveCodeBench's date window
             line += f"  ({spec.note})"
         print(line)
     print("(* gated on the Hub: accept its terms there and set HF_TOKEN, or use --data-dir)")

@@ -380,8 +380,9 @@ def _kill_tree(proc: subprocess.Popen, ns_init: int | None) -> None:
 
 # ---- choosing the isolation --------------------------------------------------------------------
 
-_selected: Sandbox | None = None
+_resolved: dict[str, Sandbox] = {}
 _lock = threading.Lock()
+_thread = threading.local()  # the sandbox of a SandboxPool's worker thread
 
 
 def resolve(isolation: str = "auto") -> Sandbox:
@@ -409,17 +410,16 @@ def _probe_bwrap(binary: str) -> str | None:
 
 
 def use(isolation: str = "auto") -> Sandbox:
-    """Select the process-wide sandbox (the CLI's --sandbox) and return it."""
-    global _selected
+    """The sandbox of this kind, resolved (and for bwrap, probed) once per process."""
     with _lock:
-        if _selected is None or isolation not in ("auto", _selected.isolation):
-            _selected = resolve(isolation)
-        return _selected
+        if isolation not in _resolved:
+            _resolved[isolation] = resolve(isolation)
+        return _resolved[isolation]
 
 
 def current() -> Sandbox:
-    """The selected sandbox; `auto` when nothing selected one."""
-    return _selected if _selected is not None else use("auto")
+    """The sandbox of the SandboxPool this thread works for; elsewhere `auto` (never `none`)."""
+    return getattr(_thread, "sandbox", None) or use("auto")
 
 
 class SandboxPool(ThreadPoolExecutor):
@@ -430,7 +430,10 @@ class SandboxPool(ThreadPoolExecutor):
     def __init__(self, workers: int, isolation: str = "auto"):
         self.sandbox = use(isolation)
         self.workers = workers
-        super().__init__(max_workers=workers, thread_name_prefix="sandbox")
+        super().__init__(max_workers=workers, thread_name_prefix="sandbox", initializer=self._bind)
+
+    def _bind(self) -> None:
+        _thread.sandbox = self.sandbox
 
     @property
     def record(self) -> dict:

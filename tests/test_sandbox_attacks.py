@@ -216,3 +216,12 @@ def test_the_environment_holds_only_the_minimal_variables(monkeypatch):
     sandbox.resolve("auto").run(driver, {}, sandbox.Limits(wall_s=10), lambda h, p: messages.append(h) or True)
     assert messages[0]["env"] == sorted(["HOME", "LANG", "OMP_NUM_THREADS", "PATH", "PYTHONHASHSEED", "TMPDIR"] +
                                         (["PWD"] if sandbox.resolve("auto").isolation == "bwrap" else []))
+
+
+def test_a_pool_without_isolation_leaves_every_other_thread_isolated():
+    pool = sandbox.SandboxPool(1, "none")
+    try:
+        assert pool.submit(lambda: sandbox.current().isolation).result() == "none"
+    finally:
+        pool.shutdown()
+    assert sandbox.current().isolation in ("bwrap", "rlimits")
