@@ -34,11 +34,13 @@ daemon child outlives the verdict. `bench/sandbox.py` measures what this costs.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -160,8 +162,148 @@ def _bwrap_binary() -> str | None:
         return shutil.which("bwrap")
 
 
+# The long-lived process of one sandbox slot (see `Sandbox`): it imports what drivers need once,
+# then forks one child per run. The child gets its own temp dir, environment, descriptors (sent
+# by the harness over the control socket) and session, runs the GUARD prelude and the driver,
+# and is reaped, killed (on the harness's word) and checked for survivors by this process.
+ZYGOTE = r"""
+import json, os, random, selectors, shutil, signal, socket, sys, traceback
+CFG = json.loads(sys.argv[1])
+sys.path.extend(CFG["site_packages"])
+for _name in CFG["preload"]:
+    try:
+        __import__(_name)
+    except Exception:
+        pass
+import subprocess, _posixsubprocess, resource  # the GUARD prelude's own imports, loaded once
+control = socket.socket(fileno=CFG["control_fd"])
+control.set_inheritable(False)
+control.send(b'{"ready": true}')
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def child(job, fds, tmp):
+    result_fd, out_fd = fds
+    os.setsid()
+    stdin = os.open("/dev/null", os.O_RDONLY)  # read-only: writing to stdin fails
+    os.dup2(stdin, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.closerange(3, result_fd)
+    os.closerange(result_fd + 1, 4096)
+    os.chdir(tmp)
+    os.environ.clear()
+    os.environ.update({**job["env"], "HOME": tmp, "TMPDIR": tmp})
+    random.seed()  # a fresh process would draw its own seed
+    cfg = {**job["cfg"], "result_fd": result_fd, "writable": [tmp] if job["cfg"]["writable"] is not None else None}
+    sys.argv = [job["main"], json.dumps(cfg)]
+    code = 0
+    try:
+        with open(job["main"], encoding="utf-8") as f:
+            source = f.read()
+        exec(compile(source, job["main"], "exec"), {"__name__": "__main__", "__file__": job["main"], "__builtins__": __builtins__})
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def others_alive():
+    # In the slot's own pid namespace, every process but its init (1) and this one is a leftover.
+    if not CFG["pid_namespace"]:
+        return []
+    left = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return left
+
+
+count = 0
+while True:
+    try:
+        data, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
+    except OSError:
+        break
+    if not data:
+        break
+    if data == b"kill":  # late: the run it meant had already ended
+        for fd in fds:
+            os.close(fd)
+        continue
+    job = json.loads(data)
+    count += 1
+    tmp = os.path.join(CFG["tmp_root"], str(count))
+    os.mkdir(tmp, 0o700)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            control.close()
+            child(job, fds, tmp)
+        finally:
+            os._exit(70)
+    for fd in fds:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    sel = selectors.DefaultSelector()
+    sel.register(pidfd, selectors.EVENT_READ)
+    sel.register(control, selectors.EVENT_READ)
+    harness_gone = False
+    while True:
+        ready = [key.fd for key, _ in sel.select()]
+        if pidfd in ready:
+            break
+        if control.fileno() in ready:  # the harness says kill (or has gone)
+            if not control.recv(64):
+                harness_gone = True
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+    sel.close()
+    os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # anything left in its session
+    except OSError:
+        pass
+    left = others_alive()
+    shutil.rmtree(tmp, ignore_errors=True)
+    if harness_gone:
+        break
+    control.send(json.dumps({"status": status, "left": left}).encode())
+"""
+
+# Modules the slot's process imports once, so a run starts without paying for them: the GUARD
+# prelude's and a code driver's usual ones, and the standard modules contest code imports.
+PRELOAD = ("json", "ast", "io", "signal", "selectors", "re", "string", "datetime", "collections", "heapq", "bisect",
+           "copy", "math", "random", "statistics", "itertools", "functools", "operator", "typing", "decimal",
+           "fractions", "array", "unittest.mock")
+RUNS_PER_SLOT = 500  # a slot's process is replaced after this many runs, as hygiene
+
+
 class Sandbox:
-    """One isolation kind and its binaries; `run` is thread-safe (one process tree per call)."""
+    """One isolation kind; `run` is thread-safe.
+
+    A run needs a fresh interpreter that has imported the usual modules; starting one (and
+    bwrap's namespaces) costs ~0.15 s, which is most of a quick solution's verdict. So each
+    concurrent run holds a *slot*: a long-lived process inside its own sandbox (one set of
+    namespaces under bwrap) that forks one child per run. The child is the run's own process
+    tree, with a fresh temp dir and environment; the slot's process reaps it, kills what is left
+    of its session, and (under bwrap) checks that its pid namespace holds nothing else, or the
+    slot is thrown away. A slot is also replaced after any run it could not confirm clean, after
+    RUNS_PER_SLOT runs, and by `close()`."""
 
     def __init__(self, isolation: str, bwrap: str | None = None, note: str = "", audit: bool = True):
         if isolation not in ("bwrap", "rlimits", "none"):
@@ -170,38 +312,20 @@ class Sandbox:
         self.audit = audit and isolation != "none"
         """False only in tests that check what the namespaces alone contain."""
         self.python = os.path.realpath(sys.executable)
+        self._idle: list[_Slot] = []
+        self._lock = threading.Lock()
+        atexit.register(self.close)
 
     def describe(self) -> dict:
         """What run.json records."""
         return {"isolation": self.isolation, "bwrap": self.bwrap, "note": self.note or None}
 
-    # ---- the command line ---------------------------------------------------------------------
-
-    def _command(self, work: Path, guard_cfg: dict, result_fd: int, info_fd: int, limits: Limits) -> tuple[list[str], Path]:
-        """argv and the host path of the temp dir."""
-        tmp = work / "tmp"
-        if self.isolation != "bwrap":
-            cfg = {**guard_cfg, "result_fd": result_fd, "writable": [str(tmp)] if self.isolation == "rlimits" else None}
-            return [self.python, "-I", "-S", str(work / "in" / "main.py"), json.dumps(cfg)], tmp
-        cfg = {**guard_cfg, "result_fd": result_fd, "writable": None}
-        prefixes = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
-        argv = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--info-fd", str(info_fd),
-                "--ro-bind", "/usr", "/usr"]
-        for path in ("/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc/ld.so.cache", "/etc/localtime"):
-            argv += ["--ro-bind-try", path, path]
-        for prefix in prefixes:
-            if not prefix.startswith("/usr/"):
-                argv += ["--ro-bind", prefix, prefix]
-        size = str(limits.file_size_mb << 20)
-        argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm",
-                 "--ro-bind", str(work / "in"), INSIDE_IN, "--size", size, "--tmpfs", INSIDE_TMP,
-                 "--remount-ro", "/", "--chdir", INSIDE_TMP, "--clearenv"]
-        for key, value in _env(INSIDE_TMP).items():
-            argv += ["--setenv", key, value]
-        argv += ["--", self.python, "-I", "-S", f"{INSIDE_IN}/main.py", json.dumps(cfg)]
-        return argv, tmp
-
-    # ---- one run ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """End every idle slot (their processes and namespaces)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for slot in idle:
+            slot.close()
 
     def run(self, driver: str, files: dict[str, bytes], limits: Limits,
             on_message: Callable[[dict, bytes], bool]) -> Outcome:
@@ -210,132 +334,251 @@ class Sandbox:
         in order for every message; it returns False when it has seen enough (the run is then
         killed). Never raises for anything the code does."""
         started = time.monotonic()
-        work = Path(tempfile.mkdtemp(prefix="exaone-sandbox-"))
-        outcome = Outcome()
-        proc = None
-        result_r = result_w = info_r = info_w = -1
-        ns_init: list[int] = []  # bwrap: the host pid of the pid namespace's init
+        with self._lock:
+            slot = self._idle.pop() if self._idle else None
         try:
-            (work / "in").mkdir()
-            (work / "tmp").mkdir()
-            (work / "in" / "main.py").write_text(GUARD + "\n" + driver, encoding="utf-8")
-            for name, data in files.items():
-                (work / "in" / name).write_bytes(data)
-            result_r, result_w = os.pipe()
-            if self.isolation == "bwrap":
-                info_r, info_w = os.pipe()
-            guard_cfg = {"rlimits": _rlimits(limits) if self.isolation != "none" else {}, "audit": self.audit,
-                         "site_packages": _site_packages()}
-            argv, tmp = self._command(work, guard_cfg, result_w, info_w, limits)
-            env = _env(str(tmp))
-            with open(os.devnull, "rb") as stdin:  # read-only: writing to stdin fails
-                proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        pass_fds=tuple(fd for fd in (result_w, info_w) if fd >= 0), cwd=tmp, env=env,
-                                        start_new_session=True, close_fds=True)
-            for fd in (result_w, info_w):
-                if fd >= 0:
-                    os.close(fd)
-            result_w = info_w = -1
-            self._watch(proc, result_r, info_r, limits, on_message, outcome, started, ns_init)
+            if slot is None:
+                slot = _Slot(self)
+            outcome = slot.run(driver, files, limits, on_message, started)
         except OSError as e:
-            outcome.error = f"could not start the sandbox ({type(e).__name__}: {e})"
-        finally:
-            if proc is not None:
-                _kill_tree(proc, ns_init[0] if ns_init else None)
-                outcome.exit_code = proc.returncode
-                proc.stdout.close()
-            for fd in (result_r, result_w, info_r, info_w):
-                if fd >= 0:
-                    os.close(fd)
-            shutil.rmtree(work, ignore_errors=True)
+            if slot is not None:
+                slot.close()
+            outcome = Outcome(error=f"could not start the sandbox ({type(e).__name__}: {e})")
+        else:
+            if slot.reusable():
+                with self._lock:
+                    self._idle.append(slot)
+            else:
+                slot.close()
         if not outcome.started and outcome.error is None and not (outcome.timed_out or outcome.output_exceeded):
-            outcome.error = f"the sandbox exited ({outcome.exit_code}) before the driver started: {outcome.stderr_tail[-300:]}"
+            outcome.error = f"the run ended ({outcome.exit_code}) before the driver started: {outcome.stderr_tail[-300:]}"
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def _watch(self, proc, result_r: int, info_r: int, limits: Limits, on_message, outcome: Outcome, started: float,
-               ns_init: list[int]) -> None:
-        """Read the driver's messages and the process's output until the process closes both, the
-        caller stops, a cap is passed or the wall time runs out."""
-        deadline = started + limits.wall_s
-        out_fd = proc.stdout.fileno()
-        tail = bytearray()
-        out_total = 0
-        buf = bytearray()
-        header: dict | None = None
-        open_fds = {out_fd, result_r} | ({info_r} if info_r >= 0 else set())
-        info = bytearray()
-        with selectors.DefaultSelector() as sel:
-            for fd in open_fds:
-                os.set_blocking(fd, False)
-                sel.register(fd, selectors.EVENT_READ)
-            while open_fds:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    outcome.timed_out = True
-                    break
-                for key, _ in sel.select(timeout=min(left, 1.0)):
-                    fd = key.fd
-                    try:
-                        chunk = os.read(fd, 1 << 16)
-                    except BlockingIOError:
-                        continue
-                    if not chunk:
-                        sel.unregister(fd)
-                        open_fds.discard(fd)
-                        continue
-                    if fd == info_r:  # bwrap's --info-fd: {"child-pid": ...}, then closed
-                        info += chunk[: 1 << 16]
-                        try:
-                            ns_init[:] = [int(json.loads(info)["child-pid"])]
-                        except (ValueError, KeyError, TypeError):
-                            pass
-                        continue
-                    if fd == out_fd:
-                        out_total += len(chunk)
-                        tail = (tail + chunk)[-4 * STDERR_TAIL:]
-                        if out_total > limits.output_bytes:
-                            outcome.output_exceeded = True
-                            open_fds.clear()
-                            break
-                        continue
-                    buf += chunk
-                    while True:  # every complete message in the buffer
-                        if header is None:
-                            newline = buf.find(b"\n")
-                            if newline < 0:
-                                if len(buf) > 1 << 16:  # a header is a short JSON line
-                                    outcome.error = "the driver sent a malformed message"
-                                    open_fds.clear()
-                                break
-                            try:
-                                header = json.loads(buf[:newline])
-                                need = int(header["len"])
-                            except (ValueError, KeyError, TypeError):
-                                outcome.error = "the driver sent a malformed message"
-                                open_fds.clear()
-                                break
-                            del buf[: newline + 1]
-                            if need > limits.output_bytes:
-                                outcome.output_exceeded = True
-                                open_fds.clear()
-                                break
-                        if len(buf) < header["len"]:
-                            if len(buf) > limits.output_bytes:
-                                outcome.output_exceeded = True
-                                open_fds.clear()
-                            break
-                        payload = bytes(buf[: header["len"]])
-                        del buf[: header["len"]]
-                        outcome.started = True
-                        message, header = header, None
-                        if not on_message(message, payload):
-                            outcome.stopped = True
-                            open_fds.clear()
-                            break
-                    if not open_fds:
+
+class _Slot:
+    """One long-lived sandboxed process that runs one child at a time (see `Sandbox`)."""
+
+    def __init__(self, box: Sandbox):
+        self.box = box
+        self.work = Path(tempfile.mkdtemp(prefix="exaone-sandbox-"))
+        self.runs = 0
+        self.clean = True
+        self.proc = None
+        self.ns_init: int | None = None
+        (self.work / "in").mkdir()
+        (self.work / "tmp").mkdir()
+        (self.work / "in" / "zygote.py").write_text(ZYGOTE, encoding="utf-8")
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        info_r = info_w = -1
+        try:
+            bwrap = box.isolation == "bwrap"
+            inside_in, tmp_root = (INSIDE_IN, INSIDE_TMP) if bwrap else (str(self.work / "in"), str(self.work / "tmp"))
+            cfg = {"control_fd": theirs.fileno(), "site_packages": _site_packages(), "preload": PRELOAD,
+                   "tmp_root": tmp_root, "pid_namespace": bwrap}
+            argv = [box.python, "-I", "-S", f"{inside_in}/zygote.py", json.dumps(cfg)]
+            if bwrap:
+                info_r, info_w = os.pipe()
+                argv = self._bwrap_argv(info_w) + argv
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         pass_fds=tuple(fd for fd in (theirs.fileno(), info_w) if fd >= 0), cwd=self.work / "tmp",
+                                         env=_env(tmp_root), start_new_session=True, close_fds=True)
+            theirs.close()
+            if info_w >= 0:
+                os.close(info_w)
+                info_w = -1
+                info = _read_all(info_r, timeout=20)
+                self.ns_init = int(json.loads(info)["child-pid"]) if info else None
+            self.control.settimeout(30)
+            if self.control.recv(64) != b'{"ready": true}':
+                raise OSError(f"the sandbox did not start ({box.isolation})")
+            self.control.settimeout(None)
+        except (OSError, ValueError, KeyError) as e:
+            self.close()
+            raise OSError(f"{type(e).__name__}: {e}") from None
+        finally:
+            theirs.close()
+            for fd in (info_r, info_w):
+                if fd >= 0:
+                    os.close(fd)
+
+    def _bwrap_argv(self, info_fd: int) -> list[str]:
+        box = self.box
+        prefixes = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+        argv = [box.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--info-fd", str(info_fd),
+                "--ro-bind", "/usr", "/usr"]
+        for path in ("/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc/ld.so.cache", "/etc/localtime"):
+            argv += ["--ro-bind-try", path, path]
+        for prefix in prefixes:
+            if not prefix.startswith("/usr/"):
+                argv += ["--ro-bind", prefix, prefix]
+        size = str(Limits().file_size_mb << 20)
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm",
+                 "--ro-bind", str(self.work / "in"), INSIDE_IN, "--size", size, "--tmpfs", INSIDE_TMP,
+                 "--remount-ro", "/", "--chdir", INSIDE_TMP, "--clearenv"]
+        for key, value in _env(INSIDE_TMP).items():
+            argv += ["--setenv", key, value]
+        return argv + ["--"]
+
+    def reusable(self) -> bool:
+        return self.clean and self.runs < RUNS_PER_SLOT and self.proc is not None and self.proc.poll() is None
+
+    def run(self, driver: str, files: dict[str, bytes], limits: Limits, on_message, started: float) -> Outcome:
+        self.runs += 1
+        job_dir = self.work / "in" / f"job{self.runs}"
+        job_dir.mkdir()
+        inside = f"{INSIDE_IN}/job{self.runs}" if self.box.isolation == "bwrap" else str(job_dir)
+        (job_dir / "main.py").write_text(GUARD + "\n" + driver, encoding="utf-8")
+        for name, data in files.items():
+            (job_dir / name).write_bytes(data)
+        result_r, result_w = os.pipe()
+        out_r, out_w = os.pipe()
+        outcome = Outcome()
+        try:
+            cfg = {"rlimits": _rlimits(limits) if self.box.isolation != "none" else {}, "audit": self.box.audit,
+                   "site_packages": [], "writable": [] if self.box.isolation == "rlimits" else None}
+            job = {"main": f"{inside}/main.py", "cfg": cfg, "env": _env("")}
+            socket.send_fds(self.control, [json.dumps(job).encode()], [result_w, out_w])
+            os.close(result_w)
+            os.close(out_w)
+            result_w = out_w = -1
+            finished = _watch(out_r, result_r, limits, on_message, outcome, started)
+            if not finished:
+                self.control.send(b"kill")
+            self.control.settimeout(10)
+            reply = json.loads(self.control.recv(1 << 16))
+            self.control.settimeout(None)
+            outcome.exit_code = os.waitstatus_to_exitcode(reply["status"])
+            self.clean = not reply["left"]
+        except (OSError, ValueError, KeyError, TypeError):
+            self.clean = False  # the slot's process died or did not answer: the slot is thrown away
+        finally:
+            for fd in (result_r, result_w, out_r, out_w):
+                if fd >= 0:
+                    os.close(fd)
+            shutil.rmtree(job_dir, ignore_errors=True)
+        return outcome
+
+    def close(self) -> None:
+        """SIGKILL the slot: under bwrap its pid namespace's init (the kernel then kills
+        everything in the namespace; bwrap reaps it and exits), then its process group; return
+        when they are gone."""
+        self.clean = False
+        try:
+            self.control.close()
+        except OSError:
+            pass
+        proc = self.proc
+        if proc is not None:
+            if self.ns_init is not None and proc.poll() is None:
+                try:
+                    os.kill(self.ns_init, signal.SIGKILL)
+                    proc.wait(timeout=10)
+                except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+                    pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _read_all(fd: int, timeout: float) -> bytes:
+    """Everything written to `fd` until its writer closes it (bwrap's --info-fd)."""
+    deadline = time.monotonic() + timeout
+    data = bytearray()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return bytes(data)
+                data += chunk
+    raise OSError("bwrap did not report its pid")
+
+
+def _watch(out_fd: int, result_r: int, limits: Limits, on_message, outcome: Outcome, started: float) -> bool:
+    """Read the driver's messages and the run's own output until the run closes both (True), or
+    the caller stops, a cap is passed or the wall time runs out (False: the run must be killed)."""
+    deadline = started + limits.wall_s
+    tail = bytearray()
+    out_total = 0
+    buf = bytearray()
+    header: dict | None = None
+    open_fds = {out_fd, result_r}
+    finished = False
+    with selectors.DefaultSelector() as sel:
+        for fd in open_fds:
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        while True:
+            if not open_fds:
+                finished = True
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                outcome.timed_out = True
+                break
+            stop = False
+            for key, _ in sel.select(timeout=min(left, 1.0)):
+                fd = key.fd
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(fd)
+                    open_fds.discard(fd)
+                    continue
+                if fd == out_fd:
+                    out_total += len(chunk)
+                    tail = (tail + chunk)[-4 * STDERR_TAIL:]
+                    if out_total > limits.output_bytes:
+                        outcome.output_exceeded = stop = True
                         break
-        outcome.stderr_tail = tail.decode("utf-8", "replace")[-STDERR_TAIL:]
+                    continue
+                buf += chunk
+                while not stop:  # every complete message in the buffer
+                    if header is None:
+                        newline = buf.find(b"\n")
+                        if newline < 0:
+                            stop = len(buf) > 1 << 16  # a header is a short JSON line
+                            break
+                        try:
+                            header = json.loads(buf[:newline])
+                            int(header["len"])
+                        except (ValueError, KeyError, TypeError):
+                            stop = True  # the code wrote to the result descriptor: the run broke its own protocol
+                            break
+                        del buf[: newline + 1]
+                        if header["len"] > limits.output_bytes:
+                            outcome.output_exceeded = stop = True
+                            break
+                    if len(buf) < header["len"]:
+                        break
+                    payload = bytes(buf[: header["len"]])
+                    del buf[: header["len"]]
+                    outcome.started = True
+                    message, header = header, None
+                    if not on_message(message, payload):
+                        outcome.stopped = stop = True
+                if stop:
+                    break
+            if stop:
+                break
+    if out_fd in open_fds and not outcome.output_exceeded:  # what the run printed before the verdict it sent
+        for _ in range(16):
+            try:
+                chunk = os.read(out_fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            tail = (tail + chunk)[-4 * STDERR_TAIL:]
+    outcome.stderr_tail = tail.decode("utf-8", "replace")[-STDERR_TAIL:]
+    return finished
 
 
 def _site_packages() -> list[str]:
@@ -359,23 +602,6 @@ def _env(tmp: str) -> dict[str, str]:
     """The whole environment the code sees: nothing of the harness's (keys, tokens, proxies)."""
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tmp, "TMPDIR": tmp,
             "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
-
-
-def _kill_tree(proc: subprocess.Popen, ns_init: int | None) -> None:
-    """End every process of the run, and return only when they are gone. Under bwrap: SIGKILL the
-    pid namespace's init, which makes the kernel kill everything in the namespace; bwrap reaps it
-    and exits. Then (and in the other isolations) SIGKILL the run's process group."""
-    if ns_init is not None and proc.poll() is None:
-        try:
-            os.kill(ns_init, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 # ---- choosing the isolation --------------------------------------------------------------------
@@ -403,7 +629,9 @@ def resolve(isolation: str = "auto") -> Sandbox:
 
 def _probe_bwrap(binary: str) -> str | None:
     """None when bwrap can create its namespaces here, else why not."""
-    outcome = Sandbox("bwrap", binary).run("_send({'ok': True})\n", {}, Limits(wall_s=20), lambda h, p: False)
+    probe = Sandbox("bwrap", binary)
+    outcome = probe.run("_send({'ok': True})\n", {}, Limits(wall_s=20), lambda h, p: False)
+    probe.close()
     if outcome.started:
         return None
     return (outcome.error or "no answer").splitlines()[0][:300]
@@ -434,6 +662,10 @@ class SandboxPool(ThreadPoolExecutor):
 
     def _bind(self) -> None:
         _thread.sandbox = self.sandbox
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        self.sandbox.close()  # the slots' processes end with the pool
 
     @property
     def record(self) -> dict:

@@ -34,28 +34,44 @@ def _isolations() -> list:
 
 @pytest.fixture(params=_isolations())
 def box(request):
-    yield sandbox.resolve(request.param)
-    assert sandbox_processes() == [], "a process of the solution survived its verdict"
+    box = sandbox.resolve(request.param)
+    yield box
+    box.close()
+    assert sandbox_processes() == [], "a sandbox process outlived its sandbox"
 
 
-def sandbox_processes() -> list[str]:
-    """Command lines of every process still running from a sandbox (bwrap, or a driver)."""
-    found = []
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process on the host."""
+    out = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            ppid = int(next(line for line in (entry / "status").read_text().splitlines() if line.startswith("PPid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
             continue
-        if "exaone-sandbox-" in cmdline or "/box/in/main.py" in cmdline or "bwrap --unshare-all" in cmdline:
-            found.append(f"{entry.name}: {cmdline[:120]}")
-    return found
+        out[int(entry.name)] = (ppid, cmdline)
+    return out
+
+
+def sandbox_processes() -> list[str]:
+    """Every process still running from a sandbox: bwrap, a slot's process, a run."""
+    return [f"{pid}: {cmd[:120]}" for pid, (_, cmd) in _processes().items()
+            if pid != os.getpid() and ("exaone-sandbox-" in cmd or "/box/in/" in cmd or "bwrap --unshare-all" in cmd)]
+
+
+def runs_alive() -> list[str]:
+    """Processes of finished runs: anything whose parent is a slot's process (or bwrap's init)."""
+    procs = _processes()
+    slots = {pid for pid, (_, cmd) in procs.items() if "zygote.py" in cmd and not cmd.split(" ", 1)[0].endswith("bwrap")}
+    return [f"{pid}: {cmd[:120]}" for pid, (ppid, cmd) in procs.items() if ppid in slots]
 
 
 def judge(box, code: str, row_: dict = SUM_ROW) -> tuple[dict, float]:
     started = time.monotonic()
     result = lcb.run_tests(code, lcb.to_item(row_).reference, FAST, box)
+    assert runs_alive() == [], "a process of the solution survived its verdict"
     return result, time.monotonic() - started
 
 
@@ -113,10 +129,15 @@ def test_writing_outside_the_temp_dir_fails_and_leaves_the_host_untouched(box):
 
 
 def test_the_temp_dir_is_writable_and_removed_afterwards(box):
-    code = "import io, os\nio.open('scratch.txt', 'w').write(os.environ['TMPDIR'])\nprint(io.open('scratch.txt').read())"
+    code = ("import io, os, sys\nio.open('scratch.txt', 'w').write('kept')\nprint(io.open('scratch.txt').read())\n"
+            "print('TMPDIR=' + os.path.realpath(os.environ['TMPDIR']), file=sys.stderr)")
     before = set(Path("/tmp").glob("exaone-sandbox-*"))
-    result, _ = judge(box, code, row("tmp", tests=[{"input": "", "output": "ignored"}]))
-    assert result["verdict"] == "wrong answer"  # it ran to its end and printed the temp dir's path
+    result, _ = judge(box, code, row("tmp", tests=[{"input": "", "output": "kept"}]))
+    assert result["verdict"] == "passed"  # it wrote and read back its scratch file
+    tmpdir = result["stderr_tail"].split("TMPDIR=", 1)[1].split()[0]
+    if box.isolation != "bwrap":  # under bwrap it is a tmpfs of the namespace, invisible here
+        assert not Path(tmpdir).exists()
+    box.close()
     assert set(Path("/tmp").glob("exaone-sandbox-*")) <= before
 
 
@@ -177,7 +198,11 @@ def bare_bwrap():
         guarded = sandbox.resolve("bwrap")
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"no bwrap here: {e}")
-    yield sandbox.Sandbox("bwrap", guarded.bwrap, audit=False)
+    guarded.close()
+    bare = sandbox.Sandbox("bwrap", guarded.bwrap, audit=False)
+    yield bare
+    assert runs_alive() == []
+    bare.close()
     assert sandbox_processes() == []
 
 
@@ -213,9 +238,10 @@ def test_the_environment_holds_only_the_minimal_variables(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     driver = "import os\n_send({'env': sorted(os.environ)})\n"
     messages = []
-    sandbox.resolve("auto").run(driver, {}, sandbox.Limits(wall_s=10), lambda h, p: messages.append(h) or True)
-    assert messages[0]["env"] == sorted(["HOME", "LANG", "OMP_NUM_THREADS", "PATH", "PYTHONHASHSEED", "TMPDIR"] +
-                                        (["PWD"] if sandbox.resolve("auto").isolation == "bwrap" else []))
+    box = sandbox.resolve("auto")
+    box.run(driver, {}, sandbox.Limits(wall_s=10), lambda h, p: messages.append(h) or True)
+    box.close()
+    assert messages[0]["env"] == ["HOME", "LANG", "OMP_NUM_THREADS", "PATH", "PYTHONHASHSEED", "TMPDIR"]
 
 
 def test_a_pool_without_isolation_leaves_every_other_thread_isolated():
