@@ -179,7 +179,6 @@ import subprocess, _posixsubprocess, resource  # the GUARD prelude's own imports
 control = socket.socket(fileno=CFG["control_fd"])
 control.set_inheritable(False)
 control.send(b'{"ready": true}')
-signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def child(job, fds, tmp):
@@ -334,8 +333,13 @@ class Sandbox:
         in order for every message; it returns False when it has seen enough (the run is then
         killed). Never raises for anything the code does."""
         started = time.monotonic()
+        slot = None
         with self._lock:
-            slot = self._idle.pop() if self._idle else None
+            while self._idle and slot is None:
+                slot = self._idle.pop()
+                if not slot.reusable():  # its process ended while idle (bwrap dies with the thread that started it)
+                    slot.close()
+                    slot = None
         try:
             if slot is None:
                 slot = _Slot(self)
