@@ -288,7 +288,7 @@ while True:
 # prelude's and a code driver's usual ones, and the standard modules contest code imports.
 PRELOAD = ("json", "ast", "io", "signal", "selectors", "re", "string", "datetime", "collections", "heapq", "bisect",
            "copy", "math", "random", "statistics", "itertools", "functools", "operator", "typing", "decimal",
-           "fractions", "array", "unittest.mock")
+           "fractions", "array")
 RUNS_PER_SLOT = 500  # a slot's process is replaced after this many runs, as hygiene
 
 

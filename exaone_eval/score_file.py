@@ -91,7 +91,7 @@ def score_responses(
     entry = aggregate(name, k, planned, scores, gens)
     update_json(out / "run.json", {"command": "score", "benchmark": name, "responses": str(responses),
                                    "versions": {name: spec.version}, "task_options": {name: spec.options},
-                                   "data_fingerprints": {name: fingerprint}}, merge_keys=("scoring",))
+                                   "data_fingerprints": {name: fingerprint}})
     update_json(out / "scores.json", {name: entry})
     return entry
 

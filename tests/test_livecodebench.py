@@ -22,7 +22,9 @@ FAST = dataclasses.replace(lcb.settings("livecodebench_v6"), timeout_s=1.0)
 
 @pytest.fixture(scope="module")
 def box():
-    return sandbox.resolve("auto")
+    box = sandbox.resolve("auto")
+    yield box
+    box.close()
 
 
 def verdict(box, code: str, row_: dict) -> dict:

@@ -34,10 +34,11 @@ def _isolations() -> list:
 
 @pytest.fixture(params=_isolations())
 def box(request):
+    before = set(sandbox_processes())  # other tests' sandboxes may keep idle slots
     box = sandbox.resolve(request.param)
     yield box
     box.close()
-    assert sandbox_processes() == [], "a sandbox process outlived its sandbox"
+    assert set(sandbox_processes()) <= before, "a sandbox process outlived its sandbox"
 
 
 def _processes() -> dict[int, tuple[int, str]]:
@@ -199,11 +200,12 @@ def bare_bwrap():
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"no bwrap here: {e}")
     guarded.close()
+    before = set(sandbox_processes())
     bare = sandbox.Sandbox("bwrap", guarded.bwrap, audit=False)
     yield bare
     assert runs_alive() == []
     bare.close()
-    assert sandbox_processes() == []
+    assert set(sandbox_processes()) <= before
 
 
 def test_the_pid_namespace_kills_a_daemon_that_escaped_the_process_group(bare_bwrap):

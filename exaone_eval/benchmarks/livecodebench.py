@@ -126,8 +126,6 @@ def in_window(name: str, row: dict) -> bool:
 def load_hub_rows(name: str, spec) -> list[dict]:
     """The release's JSONL files from the pinned Hub revision, in-window rows only. The repository's
     loading script (`version_tag=`) no longer runs in `datasets` >= 4, so the files are read directly."""
-    from exaone_eval.data import _hub_error
-
     import datasets
 
     s = settings(name)
@@ -136,7 +134,10 @@ def load_hub_rows(name: str, spec) -> list[dict]:
     try:
         rows = datasets.load_dataset("json", data_files=files, split="train")
     except Exception as e:  # huggingface_hub / fsspec raise many types
-        raise HarnessError(_hub_error(spec, s.release, e)) from None
+        first_line = (str(e).splitlines() or [""])[0][:200]
+        raise HarnessError(f"{name}: cannot load {spec.hub_id}@{revision} ({s.release}) from the Hugging Face Hub "
+                           f"({type(e).__name__}: {first_line}); pass --data-dir DIR with {name}.jsonl (rows in the Hub "
+                           "schema) to run offline") from None
     return [row for row in rows if in_window(name, row)]
 
 
