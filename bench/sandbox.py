@@ -4,7 +4,7 @@ The in-host side is what lighteval, evalscope and OpenCompass do with LiveCodeBe
 testing_util: a multiprocessing pool whose forked workers `exec` the model's code in their own
 interpreter, one fresh fork per generation as lcb_runner's check_correctness does (here without
 its extra Manager process), running the very same test driver in-process.
-The sandboxed side is `exaone_eval.benchmarks.livecodebench.run_tests`: one sandbox (bwrap
+The sandboxed side is `exaone_eval.scoring.livecodebench.run_tests`: one sandbox (bwrap
 namespaces, or the rlimits fallback) per generation, on a pool of threads. Both get the same
 solutions in the same order and the same number of workers, and must agree on every verdict.
 
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exaone_eval import sandbox  # noqa: E402
 from exaone_eval.benchmarks import livecodebench as lcb  # noqa: E402
+from exaone_eval.scoring import livecodebench as judging  # noqa: E402
 
 CORRECT = "n = int(input())\nvalues = list(map(int, input().split()))\nprint(sum(values) * n)\n"
 WRONG = "n = int(input())\nvalues = list(map(int, input().split()))\nprint(sum(values) * n + (n == {bad}))\n"
@@ -80,7 +81,7 @@ def in_host_verdict(job_dir: str, reference: dict) -> str:
             continue
         if header["status"] != "ok":
             return {"timeout": "time limit", "memory": "memory limit", "output": "output limit"}.get(header["status"], "runtime error")
-        if not lcb.stdout_matches(payload.decode(), reference["outputs"][header["test"]]):
+        if not judging.stdout_matches(payload.decode(), reference["outputs"][header["test"]]):
             return "wrong answer"
     return "passed" if any(h.get("done") for h, _ in messages) else "runtime error"
 
@@ -103,7 +104,7 @@ def run_in_host(solutions, reference, timeout_s: float, workers: int) -> tuple[l
         started = time.perf_counter()
         # One solution per forked worker (maxtasksperchild=1): the driver's guard disables os
         # functions in the process it runs in, as lcb_runner's does, so a worker is not reused.
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(lcb._driver_source(),), maxtasksperchild=1) as pool:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(judging.driver_source(),), maxtasksperchild=1) as pool:
             verdicts = pool.starmap(in_host_verdict, jobs, chunksize=1)
         return verdicts, time.perf_counter() - started
     finally:
@@ -113,7 +114,7 @@ def run_in_host(solutions, reference, timeout_s: float, workers: int) -> tuple[l
 def run_sandboxed(solutions, reference, settings, box, workers: int) -> tuple[list[str], float]:
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        verdicts = list(pool.map(lambda code: lcb.run_tests(code, reference, settings, box)["verdict"], [c for _, c in solutions]))
+        verdicts = list(pool.map(lambda code: judging.run_tests(code, reference, timeout_s=settings.timeout_s, memory_mb=settings.memory_mb, output_limit_mb=settings.output_limit_mb, box=box)["verdict"], [c for _, c in solutions]))
     return verdicts, time.perf_counter() - started
 
 

@@ -14,6 +14,7 @@ from lcb_rows import PAIR_OK, PAIR_ROW, PAIR_TESTS, SUM_OK, SUM_ROW, SUM_TESTS, 
 
 from exaone_eval import benchmarks, sandbox
 from exaone_eval.benchmarks import livecodebench as lcb
+from exaone_eval.scoring import livecodebench as verdicts
 from exaone_eval.benchmarks import livecodebench_v5, livecodebench_v6
 from exaone_eval.types import HarnessError
 
@@ -28,7 +29,8 @@ def box():
 
 
 def verdict(box, code: str, row_: dict) -> dict:
-    return lcb.run_tests(code, lcb.to_item(row_).reference, FAST, box)
+    return verdicts.run_tests(code, lcb.to_item(row_).reference, timeout_s=FAST.timeout_s, memory_mb=FAST.memory_mb,
+                              output_limit_mb=FAST.output_limit_mb, box=box)
 
 
 # ---- prompt and extraction ------------------------------------------------------------------------

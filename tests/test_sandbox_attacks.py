@@ -17,6 +17,7 @@ from lcb_rows import SUM_ROW, row
 
 from exaone_eval import sandbox
 from exaone_eval.benchmarks import livecodebench as lcb
+from exaone_eval.scoring import livecodebench as verdicts
 
 FAST = dataclasses.replace(lcb.settings("livecodebench_v6"), timeout_s=1.0, memory_mb=1024, output_limit_mb=4)
 ONE_TEST_ROW = row("one", tests=[{"input": "1 2\n", "output": "3\n"}], public=1)
@@ -71,7 +72,8 @@ def runs_alive() -> list[str]:
 
 def judge(box, code: str, row_: dict = SUM_ROW) -> tuple[dict, float]:
     started = time.monotonic()
-    result = lcb.run_tests(code, lcb.to_item(row_).reference, FAST, box)
+    result = verdicts.run_tests(code, lcb.to_item(row_).reference, timeout_s=FAST.timeout_s, memory_mb=FAST.memory_mb,
+                              output_limit_mb=FAST.output_limit_mb, box=box)
     assert runs_alive() == [], "a process of the solution survived its verdict"
     return result, time.monotonic() - started
 

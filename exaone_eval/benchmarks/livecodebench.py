@@ -18,8 +18,9 @@ stripping, line by line, exactly or as whitespace-split Decimals; call-based res
 (a returned tuple counts as a list); tests in order, stopping at the first failure; 6 s per test
 and `(timeout + 1) * n_tests + 5` s for the whole generation. A generation is correct when every
 test passes; the headline is pass@1 averaged over the k samples. The code runs only in
-exaone_eval/sandbox.py, through the driver scoring/livecodebench_driver.py; every sample records
-its verdict class, the first failing test and a stderr tail. docs/livecodebench.md has the rest,
+exaone_eval/sandbox.py, through the driver scoring/livecodebench_driver.py, and
+scoring/livecodebench.py judges its outputs; every sample records its verdict class, the first
+failing test and a stderr tail. docs/livecodebench.md has the rest,
 docs/official-parity.md the intentional differences.
 """
 
@@ -32,11 +33,10 @@ import pickle
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from importlib import resources
 
 from exaone_eval import sandbox
+from exaone_eval.scoring.livecodebench import VERDICTS, run_tests
 from exaone_eval.types import Generation, HarnessError, Item, Score
 
 SYSTEM_PROMPT = (
@@ -53,7 +53,6 @@ QUESTION = "### Question:\n{question}\n\n### Format: {format}\n```python\n{code}
 
 # The Hub repository keeps one JSONL file per release increment; release_vN is files 1..N.
 RELEASE_FILES = {f"release_v{n}": [f"test{i if i > 1 else ''}.jsonl" for i in range(1, n + 1)] for n in range(1, 7)}
-VERDICTS = ("passed", "wrong answer", "runtime error", "time limit", "memory limit", "output limit", "sandbox error", "no code")
 
 # ---- settings ([options] of tasks/<name>.toml) ------------------------------------------------------
 
@@ -184,7 +183,7 @@ def to_item(row: dict) -> Item:
     )
 
 
-# ---- extraction and verdicts -------------------------------------------------------------------------
+# ---- extraction and score -----------------------------------------------------------------------------
 
 
 def extract_code(answer: str) -> str | None:
@@ -197,124 +196,13 @@ def extract_code(answer: str) -> str | None:
     return "\n".join(lines[fences[-2] + 1 : fences[-1]])
 
 
-def stripped_lines(text: str) -> list[str]:
-    return [line.strip() for line in text.strip().split("\n")]
-
-
-def _decimals(line: str) -> list[Decimal] | None:
-    try:
-        return [Decimal(x) for x in line.split()]
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def stdout_matches(output: str, expected: str) -> bool:
-    """lcb_runner's grade_stdio: same number of stripped lines; each equal, or equal as Decimals."""
-    got, want = stripped_lines(output), stripped_lines(expected)
-    if len(got) != len(want):
-        return False
-    for a, b in zip(got, want):
-        if a == b:
-            continue
-        da, db = _decimals(a), _decimals(b)
-        if da is None or db is None or da != db:
-            return False
-    return True
-
-
-class _Opaque:
-    """A returned value that is no plain JSON type (a set, an object): equal to nothing."""
-
-    def __eq__(self, other):
-        return False
-
-    __hash__ = object.__hash__
-
-
-def _decode_value(obj):
-    if isinstance(obj, list):
-        return [_decode_value(v) for v in obj]
-    if isinstance(obj, dict):
-        if "__tuple__" in obj:
-            return tuple(_decode_value(v) for v in obj["__tuple__"])
-        if "__dict__" in obj:
-            return {_hashable(_decode_value(k)): _decode_value(v) for k, v in obj["__dict__"]}
-        return _Opaque()
-    return obj
-
-
-def _hashable(key):
-    return tuple(key) if isinstance(key, list) else key
-
-
-def value_matches(payload: bytes, expected: str) -> bool:
-    """lcb_runner's grade_call_based: `prediction == json.loads(output)`, a tuple read as a list."""
-    prediction = _decode_value(json.loads(payload.decode("utf-8", "surrogatepass")))
-    if isinstance(prediction, tuple):
-        prediction = list(prediction)
-    return prediction == json.loads(expected)
-
-
-def run_tests(code: str, reference: dict, s: Settings, box: sandbox.Sandbox) -> dict:
-    """Run the code on every test, in the sandbox, until the first failure; the verdict record."""
-    inputs, outputs, fn_name = reference["inputs"], reference["outputs"], reference["fn_name"]
-    n = len(inputs)
-    limits = sandbox.Limits(
-        wall_s=(s.timeout_s + 1) * n + 5,  # lcb_runner's global timeout
-        cpu_s=int((s.timeout_s + 1) * n + 5),
-        memory_mb=s.memory_mb,
-        output_bytes=s.output_limit_mb << 20,
-    )
-    job = {"code": code, "fn_name": fn_name, "inputs": inputs, "timeout_s": s.timeout_s, "output_chars": limits.output_bytes}
-    state = {"passed": 0, "verdict": None, "failed_test": None, "error": None}
-    verdict_of = {"timeout": "time limit", "memory": "memory limit", "output": "output limit", "error": "runtime error"}
-
-    def on_message(header: dict, payload: bytes) -> bool:
-        if "test" not in header:
-            return "done" not in header
-        i = header["test"]
-        if header.get("status") != "ok":
-            state.update(verdict=verdict_of.get(header.get("status"), "runtime error"), failed_test=i, error=header.get("error"))
-            return False
-        try:
-            ok = stdout_matches(payload.decode("utf-8", "replace"), outputs[i]) if fn_name is None else value_matches(payload, outputs[i])
-        except (ValueError, IndexError, RecursionError):
-            ok = False
-        if not ok:
-            state.update(verdict="wrong answer", failed_test=i)
-            return False
-        state["passed"] += 1
-        return state["passed"] < n
-
-    outcome = box.run(_driver_source(), {"job.json": json.dumps(job).encode("utf-8", "surrogatepass")}, limits, on_message)
-    verdict, failed = state["verdict"], state["failed_test"]
-    if verdict is None:
-        if state["passed"] == n and n > 0:
-            verdict = "passed"
-        elif outcome.error is not None:
-            verdict = "sandbox error"
-        elif outcome.output_exceeded:
-            verdict = "output limit"
-        elif outcome.timed_out or outcome.exit_code == -24:  # -24: SIGXCPU, past RLIMIT_CPU
-            verdict = "time limit"
-        else:  # it died, exited, or closed its result pipe before finishing
-            verdict = "runtime error"
-        failed = None if verdict == "passed" else state["passed"]
-    return {"verdict": verdict, "failed_test": failed, "tests_passed": state["passed"], "n_tests": n,
-            "error": state["error"] or outcome.error, "exit_code": outcome.exit_code,
-            "stderr_tail": outcome.stderr_tail[-500:] or None, "seconds": round(outcome.seconds, 3)}
-
-
-@lru_cache(maxsize=1)
-def _driver_source() -> str:
-    return resources.files("exaone_eval.scoring").joinpath("livecodebench_driver.py").read_text(encoding="utf-8")
-
-
 def score(name: str, item: Item, gen: Generation) -> Score:
     code = extract_code(gen.answer)
     if not code or not code.strip():
         return Score(0.0, extracted=None, detail={"verdict": "no code", "failed_test": None})
-    detail = run_tests(code, item.reference, settings(name), sandbox.current())
+    s = settings(name)
+    detail = run_tests(code, item.reference, timeout_s=s.timeout_s, memory_mb=s.memory_mb,
+                       output_limit_mb=s.output_limit_mb, box=sandbox.current())
     return Score(1.0 if detail["verdict"] == "passed" else 0.0, extracted=code, detail=detail)
 
 

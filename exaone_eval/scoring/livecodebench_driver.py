@@ -7,7 +7,7 @@
 # instance reused across call-based tests, the per-test timer, and the same "os.kill = None"
 # style guard. What differs: the expected outputs never enter the sandbox. Each test's output
 # (stdout text, or the returned value as tagged JSON) is sent back and the harness compares it
-# (benchmarks/livecodebench.py), stopping the run at the first failure; so code cannot forge a
+# (scoring/livecodebench.py), stopping the run at the first failure; so code cannot forge a
 # verdict it did not earn.
 import ast
 import builtins
