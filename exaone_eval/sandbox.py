@@ -1,14 +1,15 @@
 """Run untrusted Python (model-written code) in a process tree of its own, never in the harness.
 
-Any code benchmark can use it; nothing here knows LiveCodeBench. One call, `Sandbox.run`, starts
-a fresh interpreter on a script (trusted: the benchmark's test driver) plus input files, streams
-the driver's messages back as they come, and returns how the process ended.
+Any code benchmark can use it; nothing here knows LiveCodeBench. One call, `Sandbox.run`, runs a
+script (trusted: the benchmark's test driver) plus input files in a process of its own (a child
+forked by a long-lived sandboxed process, see `Sandbox`), streams the driver's messages back as
+they come, and returns how the process ended.
 
 What one run gets:
 - a fresh private temporary directory (removed afterwards), the only writable place;
 - a scrubbed environment: PATH, LANG, HOME and TMPDIR only, nothing of the harness's;
 - limits: CPU time, address space, processes, open files, file size (rlimits, set by the
-  `GUARD` prelude before the driver runs), wall time (a watchdog thread here), and output: the
+  `GUARD` prelude before the driver runs), wall time (the harness's reading loop), and output: the
   process's stdout+stderr and each driver message are read with a cap, and the harness never
   holds more than the cap (a solution that prints 1 GB is killed at the cap);
 - an audit hook (PEP 578) that refuses process creation, signals to other processes, sockets
@@ -24,8 +25,9 @@ What one run gets:
     guard that refuses writes outside the temp dir. Weaker: the code sees the host's files
     read-only, and as root the kernel does not enforce RLIMIT_NPROC;
   `none`: a plain subprocess with the watchdog and output caps only; used only when named.
-The watchdog kills the whole process group (and with bwrap, the pid namespace) when the wall
-time runs out, when the output cap is reached, or when the caller has seen enough.
+The watchdog kills the run's whole session when the wall time runs out, when the output cap is
+reached, or when the caller has seen enough; under bwrap, anything left in the pid namespace
+after a run is killed and the namespace thrown away.
 
 Why not a multiprocessing pool with `exec` in the workers (lighteval, evalscope, OpenCompass):
 the code then runs with the harness's files, network, environment and uid, and a fork bomb or a
@@ -215,8 +217,12 @@ def child(job, fds, tmp):
 
 def others_alive():
     # In the slot's own pid namespace, every process but its init (1) and this one is a leftover.
+    # /dev/shm (the namespace's own tmpfs) is emptied too: nothing of one run reaches the next.
     if not CFG["pid_namespace"]:
         return []
+    for entry in os.listdir("/dev/shm"):
+        path = os.path.join("/dev/shm", entry)
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
     left = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
     for pid in left:
         try:

@@ -255,3 +255,19 @@ def test_a_pool_without_isolation_leaves_every_other_thread_isolated():
     finally:
         pool.shutdown()
     assert sandbox.current().isolation in ("bwrap", "rlimits")
+
+
+def test_nothing_a_run_writes_reaches_the_next_run_of_the_same_slot():
+    box = sandbox.resolve("auto")
+    try:
+        write = "import io, os\nfor d in ('.', '/dev/shm'):\n    try:\n        io.open(os.path.join(d, 'left.txt'), 'w').write('x')\n    except OSError:\n        pass\nprint(3)"
+        look = ("import os\nfound = [d for d in ('.', '/dev/shm') if os.path.exists(os.path.join(d, 'left.txt'))]\n"
+                "print(3 if not found else found)")
+        first, _ = judge(box, write)
+        second, _ = judge(box, look)
+        assert first["verdict"] == "wrong answer" and second["verdict"] == "wrong answer"  # both ran: 3 is not the sum
+        assert "left.txt" not in (second["stderr_tail"] or "")
+        third, _ = judge(box, look, row("look", tests=[{"input": "", "output": "3"}]))
+        assert third["verdict"] == "passed"
+    finally:
+        box.close()
