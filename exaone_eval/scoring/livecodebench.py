@@ -66,12 +66,18 @@ def _hashable(key):
     return tuple(key) if isinstance(key, list) else key
 
 
+def _int(digits: str) -> int:
+    # lcb_runner raises Python's 4300-digit limit on int <-> str to 50000 for its whole process;
+    # the harness keeps the default and reads long integers through Decimal (exact) instead.
+    return int(digits) if len(digits) < 4000 else int(Decimal(digits))
+
+
 def value_matches(payload: bytes, expected: str) -> bool:
     """lcb_runner's grade_call_based: `prediction == json.loads(output)`, a tuple read as a list."""
-    prediction = _decode_value(json.loads(payload.decode("utf-8", "surrogatepass")))
+    prediction = _decode_value(json.loads(payload.decode("utf-8", "surrogatepass"), parse_int=_int))
     if isinstance(prediction, tuple):
         prediction = list(prediction)
-    return prediction == json.loads(expected)
+    return prediction == json.loads(expected, parse_int=_int)
 
 
 def run_tests(code: str, reference: dict, *, timeout_s: float, memory_mb: int, output_limit_mb: int, box: sandbox.Sandbox) -> dict:
