@@ -71,19 +71,20 @@ def test_a_named_isolation_is_used_and_recorded_in_run_json(tmp_path, fake_serve
 
 
 def test_slow_verdicts_run_in_parallel_while_generation_goes_on(tmp_path, fake_server, monkeypatch):
-    # Four problems whose solutions all sleep past the 1 s timer, on a pool of four sandboxes:
-    # scoring them one after another would take over 4 s.
-    quick = dataclasses.replace(lcb.settings("livecodebench_v6"), timeout_s=1.0, sandbox_pool=4)
+    # Eight problems whose solutions all sleep past the 1 s timer, on a pool of eight sandboxes:
+    # one after another they would take over 8 s.
+    n = 8
+    quick = dataclasses.replace(lcb.settings("livecodebench_v6"), timeout_s=1.0, sandbox_pool=n)
     monkeypatch.setattr(lcb, "settings", lambda name: quick)
-    rows = [row(f"s{i}", tests=[{"input": "1\n", "output": "1\n"}]) for i in range(4)]
+    rows = [row(f"s{i}", tests=[{"input": "1\n", "output": "1\n"}]) for i in range(n)]
     write_jsonl(tmp_path / "data" / "livecodebench_v6.jsonl", rows)
     server = fake_server(lambda body: {"content": fenced("import time\ntime.sleep(30)"), "completion_tokens": 3})
     started = time.monotonic()
     assert _run(tmp_path, server.url, tmp_path / "data", "--k", "1") == 0
     elapsed = time.monotonic() - started
     samples = [json.loads(line) for line in (tmp_path / "run" / "samples" / "livecodebench_v6.jsonl").read_text().splitlines()]
-    assert [s["detail"]["verdict"] for s in samples] == ["time limit"] * 4
-    assert elapsed < 3.5, f"verdicts did not overlap: {elapsed:.1f} s"
+    assert [s["detail"]["verdict"] for s in samples] == ["time limit"] * n
+    assert elapsed < 0.75 * n * quick.timeout_s, f"verdicts did not overlap: {elapsed:.1f} s"
 
 
 def test_score_command_scores_saved_responses_in_the_sandbox(tmp_path, data_dir, fast):
