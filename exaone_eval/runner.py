@@ -69,6 +69,17 @@ def _die_with_parent() -> None:
         pass  # not Linux: workers exit when they next read from the closed queue
 
 
+def benchmark_executor(cfg: RunConfig, name: str) -> Executor | None:
+    """A benchmark's own scoring executor (`scoring_executor(cfg)`: code benchmarks score on a pool
+    of sandboxes), with what it is recorded in run.json under `scoring`; None for the others."""
+    make = getattr(benchmarks.get_module(name), "scoring_executor", None)
+    if make is None:
+        return None
+    executor = make(cfg)
+    update_json(cfg.out / "run.json", {"scoring": {name: getattr(executor, "record", None)}}, merge_keys=("scoring",))
+    return executor
+
+
 def plan(cfg: RunConfig, name: str, items: Iterable[Item]) -> list[Planned]:
     return list(plan_iter(cfg, name, items))
 
@@ -463,16 +474,20 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
                 problems.append(problem)
                 update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
                 continue
-            if pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
+            own = benchmark_executor(cfg, name)
+            if own is None and pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
                 pool = make_scoring_pool()
             try:
-                await run_one(name, pool)
+                await run_one(name, own if own is not None else pool)
             except HarnessError as e:
                 if not is_data_problem(e):
                     raise
                 problems.append(str(e))
                 reason = "gated: no access" if "gated" in str(e) else "data unavailable"
                 update_json(cfg.out / "scores.json", {name: {"skipped": reason, "error": str(e)}})
+            finally:
+                if own is not None:
+                    own.shutdown(cancel_futures=True)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

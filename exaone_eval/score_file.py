@@ -14,7 +14,7 @@ from pathlib import Path
 from exaone_eval import benchmarks
 from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.reasoning import split_reasoning
-from exaone_eval.runner import Judge, Planned, aggregate, load_items, make_scoring_pool, sample_record, score_one
+from exaone_eval.runner import Judge, Planned, aggregate, benchmark_executor, load_items, make_scoring_pool, sample_record, score_one
 from exaone_eval.store import SampleStore, update_json, write_jsonl
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
@@ -70,6 +70,7 @@ def score_responses(
     judge_model: str | None = None,
     judge_api_key: str | None = None,
     tokenizer: str | None = None,
+    sandbox: str = "auto",
 ) -> dict:
     spec = benchmarks.get_spec(name)
     module = benchmarks.get_module(name)
@@ -78,7 +79,7 @@ def score_responses(
                            "response per item cannot be scored: run it with `exaone-eval run`, whose store replays saved turns")
     cfg = RunConfig(suite="score", mode="non-reasoning", model=ModelPreset("responses", "responses"), backend="none",
                     benchmarks=[name], out=out, data_dir=data_dir, judge_base_url=judge_base_url,
-                    judge_model=judge_model, judge_api_key=judge_api_key, tokenizer=tokenizer)
+                    judge_model=judge_model, judge_api_key=judge_api_key, tokenizer=tokenizer, sandbox=sandbox)
     items, fingerprint = load_items(cfg, name)
     by_id = {item.id: item for item in items}
     rows = read_responses(responses, set(by_id))
@@ -94,7 +95,8 @@ def score_responses(
     k = max(sum(1 for p in planned if p.item.id == i) for i in {p.item.id for p in planned})
     entry = aggregate(name, k, planned, scores, gens)
     update_json(out / "run.json", {"command": "score", "benchmark": name, "responses": str(responses),
-                                   "versions": {name: spec.version}, "data_fingerprints": {name: fingerprint}})
+                                   "versions": {name: spec.version}, "task_options": {name: spec.options},
+                                   "data_fingerprints": {name: fingerprint}})
     update_json(out / "scores.json", {name: entry})
     return entry
 
@@ -112,6 +114,14 @@ async def _score_all(cfg: RunConfig, name: str, planned: list[Planned], gens: di
             results = await asyncio.gather(*(judge.score(name, p, gens[p.key]) for p in planned))
         finally:
             await backend.aclose()
+        return {p.key: s for p, s in zip(planned, results)}
+    if hasattr(benchmarks.get_module(name), "scoring_executor"):  # code: a pool of sandboxes
+        loop = asyncio.get_running_loop()
+        executor = benchmark_executor(cfg, name)
+        try:
+            results = await asyncio.gather(*(loop.run_in_executor(executor, score_one, name, p.item, gens[p.key]) for p in planned))
+        finally:
+            executor.shutdown()
         return {p.key: s for p, s in zip(planned, results)}
     if getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False) and len(planned) > 64:
         loop = asyncio.get_running_loop()
