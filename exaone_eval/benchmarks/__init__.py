@@ -11,6 +11,8 @@ and optionally:
   - `keep_row(row: dict) -> bool`                   rows the benchmark's protocol excludes (WMT24++ bad sources)
   - `load_rows(spec, data_dir) -> list[dict]`       rows that ship in a package instead of the Hub (BFCL)
   - `judge_requests(item, gen) -> list[Request]`    an LLM judge scores it: `score(item, gen, judgments)`
+  - `JUDGE_OPTIONAL = True`                         runs without a judge too: `score(item, gen)` marks the
+                                                    judged items not scored, `metrics` names the gap (HELMET)
   - `iter_items(ctx: BuildContext) -> Iterator[Item]` builds its own prompts instead of `to_item`
                                                     (long context: sized in the model's tokens, lazily)
 A conversation (the model's answers decide what it is asked next: Multi-IF, BFCL multi-turn,
