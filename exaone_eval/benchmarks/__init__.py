@@ -55,7 +55,7 @@ REGISTRY: dict[str, str | None] = {
     "multi_if": "exaone_eval.benchmarks.multi_if",
     "helmet": None,
     "ruler": None,
-    "longbench": None,
+    "longbench": "exaone_eval.benchmarks.longbench",
     "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
     "tau_bench_airline": "exaone_eval.benchmarks.tau_bench_airline",
     "tau_bench_retail": "exaone_eval.benchmarks.tau_bench_retail",
