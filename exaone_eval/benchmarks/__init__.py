@@ -53,7 +53,7 @@ REGISTRY: dict[str, str | None] = {
     "livecodebench_v6": None,
     "ifeval": "exaone_eval.benchmarks.ifeval",
     "multi_if": "exaone_eval.benchmarks.multi_if",
-    "helmet": None,
+    "helmet": "exaone_eval.benchmarks.helmet",
     "ruler": None,
     "longbench": "exaone_eval.benchmarks.longbench",
     "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
