@@ -102,12 +102,14 @@ def score_responses(
 
 
 async def _score_all(cfg: RunConfig, name: str, planned: list[Planned], gens: dict) -> dict:
+    backend = None
     if Judge.wants(name):
         from exaone_eval.backends import make_judge_backend
 
         backend = make_judge_backend(cfg)
-        if backend is None:
-            raise HarnessError(f"{name} is scored by an LLM judge: pass --judge-base-url and --judge-model")
+    if backend is None and Judge.required(name):
+        raise HarnessError(f"{name} is scored by an LLM judge: pass --judge-base-url and --judge-model")
+    if backend is not None:
         await backend.check()
         judge = Judge(backend, cfg.judge_model, SampleStore(cfg.out / "store.sqlite"))
         try:
