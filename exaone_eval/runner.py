@@ -380,16 +380,22 @@ async def run_benchmark(
         await asyncio.gather(*in_flight, return_exceptions=True)
         bar.close()
     planned = [p for window in kept for p in window]
-    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", [r for window in records for r in window])
-    entry = aggregate(name, k, planned, scores, gens)
-    entry["failed"] = len(errors)
-    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint()}}, merge_keys=("data_fingerprints",))
-    update_json(cfg.out / "scores.json", {name: entry})
+    entry = write_results(cfg, name, k, planned, scores, gens, [r for window in records for r in window], fingerprint(), errors)
     if errors:
         raise HarnessError(
             f"{name}: {len(errors)} of {len(planned)} samples failed (first: {errors[0]}); "
             f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to retry the rest"
         )
+    return entry
+
+
+def write_results(cfg: RunConfig, name: str, k: int, planned: list[Planned], scores: dict[str, Score],
+                  gens: dict[str, Generation], records: list[dict], fingerprint: str, errors: list[str], **extra) -> dict:
+    """samples/<name>.jsonl, the benchmark's scores.json entry and its data fingerprint in run.json."""
+    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
+    entry = {**aggregate(name, k, planned, scores, gens), "failed": len(errors), **extra}
+    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
+    update_json(cfg.out / "scores.json", {name: entry})
     return entry
 
 

@@ -44,7 +44,7 @@ from exaone_eval.benchmarks import helmet_judge as hj
 from exaone_eval.scoring import helmet as hm
 from exaone_eval.scoring.judge import judge_request
 from exaone_eval.scoring.long_context import (
-    Fingerprint, PromptCache, continuation, label_tokens, length_label, lengths_for, token_ids, tokenizer_fingerprint,
+    Fingerprint, PromptCache, continuation, label_tokens, length_label, start_build, token_ids,
 )
 from exaone_eval.types import BuildContext, Generation, HarnessError, Item, Request, Score
 
@@ -200,12 +200,8 @@ def _llama2_loader(ctx: BuildContext):
 
 
 def iter_items(ctx: BuildContext) -> Iterator[Item]:
-    tokenizer = ctx.tokenizer()
-    lengths = lengths_for(ctx.spec, ctx.model.max_context)
     datasets = _datasets(ctx)
-    tokenizer_id = tokenizer_fingerprint(tokenizer)
-    ctx.fingerprints.update({"tokenizer": ctx.tokenizer_name, "tokenizer_fingerprint": tokenizer_id, "lengths": lengths,
-                             "datasets": list(datasets)})
+    tokenizer, lengths, tokenizer_id = start_build(ctx, datasets)
     judge_scripts = _judge_scripts(ctx, datasets)
     cache = PromptCache(ctx.cache_dir and Path(ctx.cache_dir) / "helmet",
                         {"version": ctx.spec.version, "tokenizer": tokenizer_id, "mode": ctx.mode})

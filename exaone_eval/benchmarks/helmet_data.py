@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from exaone_eval.scoring.long_context import check_row, hub_rows, read_jsonl
+from exaone_eval.data import read_jsonl
+from exaone_eval.scoring.long_context import check_row, hub_rows
 from exaone_eval.types import HarnessError
 
 SEED = 42

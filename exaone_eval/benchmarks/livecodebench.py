@@ -223,3 +223,14 @@ def metrics(records: list[tuple[Item, Score]]) -> dict[str, float]:
 def scoring_executor(name: str, cfg) -> sandbox.SandboxPool:
     """The runner scores on this pool of sandboxes (threads that wait on sandboxed processes)."""
     return sandbox.SandboxPool(sandbox.pool_size(settings(name).sandbox_pool), getattr(cfg, "sandbox", "auto"))
+
+
+def version_hooks(name: str) -> tuple:
+    """`load_rows`, `keep_row`, `score`, `scoring_executor` bound to one registry name (v5 or v6):
+    the two rows differ only in their task spec's release and window."""
+    return (
+        lambda spec, data_dir: load_hub_rows(name, spec),
+        lambda row: in_window(name, row),
+        lambda item, gen: score(name, item, gen),
+        lambda cfg: scoring_executor(name, cfg),
+    )

@@ -10,22 +10,5 @@ from __future__ import annotations
 
 from exaone_eval.benchmarks import livecodebench
 from exaone_eval.benchmarks.livecodebench import metrics, to_item  # noqa: F401  (the module's hooks)
-from exaone_eval.types import Generation, Item, Score
 
-NAME = "livecodebench_v5"
-
-
-def load_rows(spec, data_dir) -> list[dict]:
-    return livecodebench.load_hub_rows(NAME, spec)
-
-
-def keep_row(row: dict) -> bool:
-    return livecodebench.in_window(NAME, row)
-
-
-def score(item: Item, gen: Generation) -> Score:
-    return livecodebench.score(NAME, item, gen)
-
-
-def scoring_executor(cfg):
-    return livecodebench.scoring_executor(NAME, cfg)
+load_rows, keep_row, score, scoring_executor = livecodebench.version_hooks("livecodebench_v5")

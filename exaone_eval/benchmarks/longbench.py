@@ -25,16 +25,15 @@ datasets (the `dataset` column says which), streamed row by row.
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from exaone_eval.data import local_file
+from exaone_eval.data import local_file, read_jsonl
+from exaone_eval.scoring.helmet import normalize_answer  # SQuAD's normalisation: LongBench's metrics.py has the same
 from exaone_eval.scoring.long_context import (
-    Fingerprint, PromptCache, check_row, continuation, hub_rows, label_tokens, length_label, lengths_for, middle_truncate,
-    read_jsonl, tokenizer_fingerprint,
+    Fingerprint, PromptCache, check_row, continuation, hub_rows, label_tokens, length_label, start_build, middle_truncate,
+   
 )
 from exaone_eval.types import BuildContext, Generation, HarnessError, Item, Score
 
@@ -112,16 +111,6 @@ FIRST_LINE_ONLY = {"trec", "triviaqa"}  # eval.py's list (samsum, lsht are not r
 
 # ---- metrics.py ------------------------------------------------------------------------------
 
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-def normalize_answer(s: str) -> str:
-    """Lower text and remove punctuation, articles and extra whitespace (SQuAD's normalisation)."""
-    s = "".join(ch for ch in s.lower() if ch not in _PUNCTUATION)
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
-
 def qa_f1_score(prediction: str, ground_truth: str) -> float:
     pred_tokens, truth_tokens = normalize_answer(prediction).split(), normalize_answer(ground_truth).split()
     num_same = sum((Counter(pred_tokens) & Counter(truth_tokens)).values())
@@ -197,12 +186,8 @@ def _datasets(ctx: BuildContext) -> tuple[str, ...]:
 
 
 def iter_items(ctx: BuildContext) -> Iterator[Item]:
-    tokenizer = ctx.tokenizer()
-    lengths = lengths_for(ctx.spec, ctx.model.max_context)
     datasets = _datasets(ctx)
-    tokenizer_id = tokenizer_fingerprint(tokenizer)
-    ctx.fingerprints.update({"tokenizer": ctx.tokenizer_name, "tokenizer_fingerprint": tokenizer_id, "lengths": lengths,
-                             "datasets": list(datasets)})
+    tokenizer, lengths, tokenizer_id = start_build(ctx, datasets)
     cache = PromptCache(ctx.cache_dir and Path(ctx.cache_dir) / "longbench", {"version": ctx.spec.version, "tokenizer": tokenizer_id})
     source = Fingerprint()
     count = 0

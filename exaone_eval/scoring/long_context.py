@@ -38,21 +38,6 @@ def label_tokens(label: str) -> int:
     return int(label[:-1]) * 1024 if label.endswith("k") else int(label)
 
 
-def read_jsonl(path: Path) -> Iterator[dict]:
-    """One JSON object per line, streamed; a bad line is a HarnessError naming file and line."""
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise HarnessError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield row
-
-
 def hub_rows(bench: str, hub_id: str, config: str | None, split: str, data_file: str, **kwargs) -> Iterator[dict]:
     """A Hub split row by row; a failure (offline, gated, gone) says to use `--data-dir`."""
     try:
@@ -122,6 +107,17 @@ def tokenizer_fingerprint(tokenizer) -> str:
     definition = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab().items()))
     template = getattr(tokenizer, "chat_template", None) or ""
     return hashlib.sha256(f"{definition}\x1f{template}".encode()).hexdigest()[:16]
+
+
+def start_build(ctx, datasets) -> tuple[object, list[int], str]:
+    """The tokenizer, the lengths to build (capped by the model's context) and the tokenizer's
+    fingerprint, recorded with the datasets in run.json: how every long-context builder starts."""
+    tokenizer = ctx.tokenizer()
+    lengths = lengths_for(ctx.spec, ctx.model.max_context)
+    tokenizer_id = tokenizer_fingerprint(tokenizer)
+    ctx.fingerprints.update({"tokenizer": ctx.tokenizer_name, "tokenizer_fingerprint": tokenizer_id, "lengths": lengths,
+                             "datasets": list(datasets)})
+    return tokenizer, lengths, tokenizer_id
 
 
 class PromptCache:
