@@ -70,7 +70,7 @@ def cmd_list(args) -> int:
             cols.append(f"{s.k}/{_length(s.max_tokens)}" if s else "-")
         status = {"ready": "ready", "planned": "not built yet", "in-house": "in-house"}[spec.status]
         line = f"{spec.name:<18} {status:<13} {spec.title:<26} {hub[:38]:<38} {rows:>6}  {cols[0]:>16}  {cols[1]:>19}"
-        if spec.status == "in-house" and spec.note:
+        if spec.note and spec.status in ("in-house", "ready"):  # e.g. LiveCodeBench's date window
             line += f"  ({spec.note})"
         lengths = {**spec.options, **(suite.options.get(spec.name, {}) if args.suite else {})}.get("lengths")
         if lengths:  # long context: the lengths built, in the model's tokens (capped by its max_context)
@@ -136,6 +136,7 @@ def build_run_config(args):
         user_api_key=getattr(args, "user_api_key", None) or os.environ.get("USER_API_KEY"),
         tokenizer=getattr(args, "tokenizer", None),
         task_options={b: o for b, o in suite.options.items() if b in benchmarks},
+        sandbox=args.sandbox,
         **_vllm_options(args, backend),
     )
 
@@ -226,6 +227,7 @@ def cmd_score(args) -> int:
         judge_model=args.judge_model,
         judge_api_key=args.judge_api_key or os.environ.get("JUDGE_API_KEY"),
         tokenizer=args.tokenizer,
+        sandbox=args.sandbox,
     )
     from exaone_eval.store import update_json
 
@@ -271,6 +273,15 @@ def _add_generation_flags(p) -> None:
     p.add_argument("--max-retries", type=int, default=6, help="retries of a request on 429 / 5xx / read timeouts (default 6); a lost connection moves it to another URL instead")
     p.add_argument("--unreachable-timeout", type=_seconds, default=60.0, help="stop the run when no server has been reachable for this many seconds (default 60); a slow server is never unreachable (docs/failover.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_sandbox_flag(p)
+
+
+SANDBOX_HELP = ("where model-written code runs (LiveCodeBench): auto (bwrap namespaces where the machine allows, else "
+                "rlimits; the default), bwrap, rlimits, or none (no isolation: only when you name it); see docs/livecodebench.md")
+
+
+def _add_sandbox_flag(p) -> None:
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "rlimits", "none"), default="auto", help=SANDBOX_HELP)
 
 
 def _add_judge_flags(p) -> None:
@@ -330,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the mode the responses were generated in, recorded so that `gate` compares like with like (default non-reasoning)")
     p.add_argument("--model", help="a name for the model that wrote the responses, recorded for `gate` and `tables` (default: the file's name)")
     p.add_argument("--tokenizer", help="long-context benchmarks (RULER): the model's tokenizer, to rebuild the items the responses answer")
+    _add_sandbox_flag(p)
     _add_judge_flags(p)
     p.set_defaults(func=cmd_score)
 

@@ -187,3 +187,5 @@ class RunConfig:
     user_api_key: str | None = None
     task_options: dict = field(default_factory=dict)
     """The suite's overrides of task specs' `[options]`, per benchmark (the demo's short RULER)."""
+    sandbox: str = "auto"
+    """Where model-written code runs (exaone_eval/sandbox.py): auto, bwrap, rlimits, or none (only when named)."""

@@ -193,8 +193,7 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
     from exaone_eval import benchmarks
     from exaone_eval.config import sample_seed
-    from exaone_eval.runner import Planned, Progress, aggregate, collect_scores, sample_record, stream_items
-    from exaone_eval.store import update_json, write_jsonl
+    from exaone_eval.runner import Planned, Progress, collect_scores, sample_record, stream_items, write_results
 
     module = benchmarks.get_module(name)
     settings = benchmarks.get_spec(name).modes.get(cfg.mode)
@@ -255,12 +254,8 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
             e = episodes[p.key]
             records.append({**sample_record(p, gens[p.key], scores[p.key]), "transcript": list(e.messages),
                             "turns": list(e.turns), "result": e.result})
-    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
-    entry = aggregate(name, k, planned, scores, gens)
-    entry["failed"] = len(errors)
-    entry["turns"] = sum(len(e.turns) for e in episodes.values())
-    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
-    update_json(cfg.out / "scores.json", {name: entry})
+    entry = write_results(cfg, name, k, planned, scores, gens, records, fingerprint, errors,
+                          turns=sum(len(e.turns) for e in episodes.values()))
     if errors:
         raise HarnessError(
             f"{name}: {len(errors)} of {len(planned)} conversations stopped on a failed turn (first: {errors[0]}); "

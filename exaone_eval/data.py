@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Iterator
 
 from exaone_eval.benchmarks import TaskSpec
 from exaone_eval.types import HarnessError
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """One JSON object per line, streamed; a bad line is a HarnessError naming file and line."""
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -29,8 +30,11 @@ def _read_jsonl(path: Path) -> list[dict]:
                 raise HarnessError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(row, dict):
                 raise HarnessError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return rows
+            yield row
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return list(read_jsonl(path))
 
 
 def _read_parquet(path: Path) -> list[dict]:

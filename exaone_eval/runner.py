@@ -69,6 +69,17 @@ def _die_with_parent() -> None:
         pass  # not Linux: workers exit when they next read from the closed queue
 
 
+def benchmark_executor(cfg: RunConfig, name: str) -> Executor | None:
+    """A benchmark's own scoring executor (`scoring_executor(cfg)`: code benchmarks score on a pool
+    of sandboxes), with what it is recorded in run.json under `scoring`; None for the others."""
+    make = getattr(benchmarks.get_module(name), "scoring_executor", None)
+    if make is None:
+        return None
+    executor = make(cfg)
+    update_json(cfg.out / "run.json", {"scoring": {name: getattr(executor, "record", None)}}, merge_keys=("scoring",))
+    return executor
+
+
 def plan(cfg: RunConfig, name: str, items: Iterable[Item]) -> list[Planned]:
     return list(plan_iter(cfg, name, items))
 
@@ -82,18 +93,24 @@ def plan_iter(cfg: RunConfig, name: str, items: Iterable[Item]) -> Iterator[Plan
     k = cfg.k or settings.k
     own_cap = getattr(benchmarks.get_module(name), "max_tokens_for", None)  # RULER: each task's tokens_to_generate
     for item in items:
-        max_tokens = settings.max_tokens if own_cap is None else own_cap(item)
+        # Long-context sets cap each item's answer (RULER's tokens_to_generate, LongBench's dataset2maxlen).
+        max_tokens = own_cap(item) if own_cap is not None else item.meta.get("max_new_tokens", settings.max_tokens)
         for s in range(k):
             seed = sample_seed(cfg.seed, name, item.id, s)
             view = benchmarks.sample_view(name, item, s)
-            request = Request(
-                messages=view.messages,
-                tools=view.tools,
-                sampling=sampling_for(cfg.model, cfg.mode, k, max_tokens, seed),
-                mode=cfg.mode,
-                prefix=view.prefix,
-            )
+            # Some prompts go as raw text, without the chat template (see item_request).
+            request = item_request(view, sampling_for(cfg.model, cfg.mode, k, max_tokens, seed), cfg.mode)
             yield Planned(view, s, seed, request, request_key(cfg.model.hf_id, request))
+
+
+def item_request(item: Item, sampling, mode: str) -> Request:
+    """The request for one sample. An item with `meta["raw_prompt"]` is sent as raw text, with no
+    chat template (LongBench's few-shot sets, HELMET's non-chat tasks): a request without messages
+    whose `prefix` is the prompt, which every backend continues as it is (the completions endpoint
+    over a server); its generation's text starts with the prompt."""
+    if item.meta.get("raw_prompt"):
+        return Request(messages=(), tools=None, sampling=sampling, mode=mode, prefix=item.messages[-1]["content"])
+    return Request(messages=item.messages, tools=item.tools, sampling=sampling, mode=mode, prefix=item.prefix)
 
 
 def build_context(cfg: RunConfig, name: str) -> BuildContext:
@@ -160,12 +177,20 @@ def without_prompt(item: Item) -> Item:
     return dataclasses.replace(item, messages=(), tools=None, prefix=None)
 
 
+def response_text(request: Request, gen: Generation) -> str:
+    """The response as the samples file keeps it: for a raw-prompt request (no messages) the
+    text after the prompt, so a 128K-token prompt is not copied into every sample record."""
+    if not request.messages and request.prefix and gen.text.startswith(request.prefix):
+        return gen.text[len(request.prefix):]
+    return gen.text
+
+
 def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
     return {
         "id": p.item.id,
         "sample": p.sample,
         "seed": p.seed,
-        "response": gen.text,
+        "response": response_text(p.request, gen),
         "extracted": score.extracted,
         "score": score.value,
         "reasoning": gen.reasoning,
@@ -199,12 +224,14 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
     headline = getattr(module, "HEADLINE_METRIC", None)
     if hasattr(module, "headline_metric"):  # the headline depends on what was run (RULER: the longest length)
         headline = module.headline_metric(entry["metrics"])
-    if headline is not None and headline in entry["metrics"]:
+    basis = headline_basis(headline, entry["metrics"])
+    if basis is not None:
         # The report's figure is not a plain mean over items (BFCL's overall averages category
         # groups): the CI comes from resampling items and recomputing that figure.
-        entry["score"] = entry["metrics"][headline]
-        entry["ci_low"], entry["ci_high"] = stats.bootstrap_statistic(records, lambda rs: extra(rs).get(headline, math.nan), key=lambda r: r[0].id)
-        entry["score_basis"] = f"metrics[{headline!r}]"
+        entry["score"] = entry["metrics"][basis]
+        entry["ci_low"], entry["ci_high"] = stats.bootstrap_statistic(
+            records, lambda rs: entry_metric(extra(rs), headline), key=lambda r: r[0].id)
+        entry["score_basis"] = f"metrics[{basis!r}]"
     done = [p for p in planned if p.key in gens]
     entry["n_samples"] = len(done)
     entry["truncated"] = sum(not gens[p.key].reasoning_closed for p in done)
@@ -213,6 +240,20 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
     entry["mean_completion_tokens"] = sum(tokens) / len(tokens) if tokens else None
     entry["version"] = benchmarks.get_spec(name).version
     return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in entry.items()}
+
+
+def headline_basis(headline: str | None, metrics: dict) -> str | None:
+    """The metric that is the headline: `headline` itself, else the same figure computed without
+    some of its parts, which names them (`<headline> (missing a, b)`: bfcl_v3, helmet without a
+    judge); score_basis then says the score is partial."""
+    if headline is None or headline in metrics:
+        return headline
+    return next((m for m in metrics if m.startswith(f"{headline} (missing ")), None)
+
+
+def entry_metric(metrics: dict, headline: str) -> float:
+    basis = headline_basis(headline, metrics)
+    return metrics[basis] if basis is not None else math.nan
 
 
 class Progress:
@@ -339,16 +380,22 @@ async def run_benchmark(
         await asyncio.gather(*in_flight, return_exceptions=True)
         bar.close()
     planned = [p for window in kept for p in window]
-    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", [r for window in records for r in window])
-    entry = aggregate(name, k, planned, scores, gens)
-    entry["failed"] = len(errors)
-    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint()}}, merge_keys=("data_fingerprints",))
-    update_json(cfg.out / "scores.json", {name: entry})
+    entry = write_results(cfg, name, k, planned, scores, gens, [r for window in records for r in window], fingerprint(), errors)
     if errors:
         raise HarnessError(
             f"{name}: {len(errors)} of {len(planned)} samples failed (first: {errors[0]}); "
             f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to retry the rest"
         )
+    return entry
+
+
+def write_results(cfg: RunConfig, name: str, k: int, planned: list[Planned], scores: dict[str, Score],
+                  gens: dict[str, Generation], records: list[dict], fingerprint: str, errors: list[str], **extra) -> dict:
+    """samples/<name>.jsonl, the benchmark's scores.json entry and its data fingerprint in run.json."""
+    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
+    entry = {**aggregate(name, k, planned, scores, gens), "failed": len(errors), **extra}
+    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
+    update_json(cfg.out / "scores.json", {name: entry})
     return entry
 
 
@@ -384,6 +431,12 @@ class Judge:
     @staticmethod
     def wants(name: str) -> bool:
         return hasattr(benchmarks.get_module(name), "judge_requests")
+
+    @staticmethod
+    def required(name: str) -> bool:
+        """A judged benchmark cannot run without a judge unless it says `JUDGE_OPTIONAL = True` (HELMET:
+        only 3 of its datasets are judged; without a judge it scores the others and names the gap)."""
+        return Judge.wants(name) and not getattr(benchmarks.get_module(name), "JUDGE_OPTIONAL", False)
 
     async def score(self, name: str, p: Planned, gen: Generation) -> Score:
         requests = benchmarks.get_module(name).judge_requests(p.item, gen) if gen.reasoning_closed else []
@@ -464,16 +517,21 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
                 problems.append(problem)
                 update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
                 continue
-            if pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
+            own = benchmark_executor(cfg, name)
+            if own is None and pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
                 pool = make_scoring_pool()
             try:
-                await run_one(name, pool)
+                await run_one(name, own if own is not None else pool)
             except HarnessError as e:
                 if not is_data_problem(e):
                     raise
                 problems.append(str(e))
-                reason = "gated: no access" if "gated" in str(e) else "data unavailable"
+                reason = ("gated: no access" if "gated" in str(e) else "no tokenizer" if "--tokenizer" in str(e)
+                          else "data unavailable")
                 update_json(cfg.out / "scores.json", {name: {"skipped": reason, "error": str(e)}})
+            finally:
+                if own is not None:
+                    own.shutdown(cancel_futures=True)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -493,7 +551,7 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     judge = Judge(judge_backend, cfg.judge_model or "judge", store) if judge_backend is not None else None
 
     def precheck(name: str):
-        if Judge.wants(name) and judge is None:
+        if Judge.required(name) and judge is None:
             return "no judge configured", f"{name} needs an LLM judge: pass --judge-base-url and --judge-model"
         if getattr(benchmarks.get_module(name), "NEEDS_USER", False) and user_backend is None:
             return "no user simulator configured", f"{name} needs a user simulator: pass --user-base-url and --user-model"
@@ -511,5 +569,6 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
 
 
 def is_data_problem(e: HarnessError) -> bool:
-    """Rows that could not be loaded (gated, offline): the run goes on with the other benchmarks."""
-    return "Hub" in str(e) or "--data-dir" in str(e)
+    """Rows that could not be loaded (gated, offline), or prompts that need the model's tokenizer
+    and did not get it (long context): the run goes on with the other benchmarks."""
+    return "Hub" in str(e) or "--data-dir" in str(e) or "--tokenizer" in str(e)

@@ -16,7 +16,7 @@ from exaone_eval import benchmarks
 from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.provenance import scorer_fingerprint
 from exaone_eval.reasoning import split_reasoning
-from exaone_eval.runner import Judge, Planned, aggregate, load_items, make_scoring_pool, sample_record, score_one
+from exaone_eval.runner import Judge, Planned, aggregate, benchmark_executor, load_items, make_scoring_pool, sample_record, score_one
 from exaone_eval.store import SampleStore, update_json, write_jsonl
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
@@ -83,6 +83,7 @@ def score_responses(
     judge_model: str | None = None,
     judge_api_key: str | None = None,
     tokenizer: str | None = None,
+    sandbox: str = "auto",
 ) -> dict:
     spec = benchmarks.get_spec(name)
     module = benchmarks.get_module(name)
@@ -91,7 +92,7 @@ def score_responses(
                            "response per item cannot be scored: run it with `exaone-eval run`, whose store replays saved turns")
     cfg = RunConfig(suite="score", mode="non-reasoning", model=ModelPreset("responses", "responses"), backend="none",
                     benchmarks=[name], out=out, data_dir=data_dir, judge_base_url=judge_base_url,
-                    judge_model=judge_model, judge_api_key=judge_api_key, tokenizer=tokenizer)
+                    judge_model=judge_model, judge_api_key=judge_api_key, tokenizer=tokenizer, sandbox=sandbox)
     items, fingerprint = load_items(cfg, name)
     by_id = {item.id: item for item in items}
     rows = read_responses(responses, set(by_id))
@@ -107,25 +108,36 @@ def score_responses(
     k = max(sum(1 for p in planned if p.item.id == i) for i in {p.item.id for p in planned})
     entry = aggregate(name, k, planned, scores, gens)
     update_json(out / "run.json", {"command": "score", "benchmark": name, "responses": str(responses),
-                                   "versions": {name: spec.version}, "data_fingerprints": {name: fingerprint},
-                                   "scorer_fingerprint": scorer_fingerprint([name])}, merge_keys=("versions", "data_fingerprints", "scorer_fingerprint"))
+                                   "versions": {name: spec.version}, "task_options": {name: spec.options},
+                                   "data_fingerprints": {name: fingerprint}, "scorer_fingerprint": scorer_fingerprint([name])},
+                merge_keys=("versions", "task_options", "data_fingerprints", "scorer_fingerprint"))
     update_json(out / "scores.json", {name: entry})
     return entry
 
 
 async def _score_all(cfg: RunConfig, name: str, planned: list[Planned], gens: dict) -> dict:
+    backend = None
     if Judge.wants(name):
         from exaone_eval.backends import make_judge_backend
 
         backend = make_judge_backend(cfg)
-        if backend is None:
-            raise HarnessError(f"{name} is scored by an LLM judge: pass --judge-base-url and --judge-model")
+    if backend is None and Judge.required(name):
+        raise HarnessError(f"{name} is scored by an LLM judge: pass --judge-base-url and --judge-model")
+    if backend is not None:
         await backend.check()
         judge = Judge(backend, cfg.judge_model, SampleStore(cfg.out / "store.sqlite"))
         try:
             results = await asyncio.gather(*(judge.score(name, p, gens[p.key]) for p in planned))
         finally:
             await backend.aclose()
+        return {p.key: s for p, s in zip(planned, results)}
+    if hasattr(benchmarks.get_module(name), "scoring_executor"):  # code: a pool of sandboxes
+        loop = asyncio.get_running_loop()
+        executor = benchmark_executor(cfg, name)
+        try:
+            results = await asyncio.gather(*(loop.run_in_executor(executor, score_one, name, p.item, gens[p.key]) for p in planned))
+        finally:
+            executor.shutdown()
         return {p.key: s for p, s in zip(planned, results)}
     if use_scoring_pool(name, len(planned)):
         loop = asyncio.get_running_loop()

@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("transformers")
 
 from conftest import AIME_ROWS, write_jsonl  # noqa: E402
+from lcb_rows import SUM_OK, SUM_ROW, fenced  # noqa: E402
 
 from exaone_eval.backends.openai import OpenAIBackend  # noqa: E402
 from exaone_eval.config import ModelPreset, RunConfig  # noqa: E402
@@ -34,6 +35,8 @@ CLOSES_AFTER = {"2+3": 6, "1+1": 2}  # reasoning words before `</think>`
 
 def scripted_model(body: dict) -> dict:
     prompt = body["prompt"]
+    if "### Question:" in prompt:  # LiveCodeBench: reasons one word, then answers with a program
+        return {"text": "w20 </think> " + fenced(SUM_OK), "completion_tokens": 3}
     question = re.search(r"What is (\S+)\?", prompt).group(1)
     right = ANSWERS[question]
     if prompt.endswith(BUDGET_FORCING_TEXT):  # answer after a forced stop
@@ -54,10 +57,11 @@ def tokenizer_dir(tmp_path):
     return write_tiny_tokenizer(tmp_path / "tokenizer", 64)
 
 
-def _config(tmp_path: Path, model: str = "tiny", k: int = 1) -> RunConfig:
+def _config(tmp_path: Path, model: str = "tiny", k: int = 1, benchmarks: tuple[str, ...] = ("aime_2025",)) -> RunConfig:
     data = write_jsonl(tmp_path / "data" / "aime_2025.jsonl", AIME_ROWS).parent
+    write_jsonl(data / "livecodebench_v6.jsonl", [SUM_ROW])
     return RunConfig(suite="budget", mode="reasoning", model=ModelPreset(name=model, hf_id=model), backend="openai",
-                     benchmarks=["aime_2025", "livecodebench_v6"], out=tmp_path / "run", k=k, data_dir=data,
+                     benchmarks=list(benchmarks), out=tmp_path / "run", k=k, data_dir=data,
                      budgets=BUDGETS, answer_max_tokens=8192)
 
 
@@ -87,7 +91,6 @@ def test_scores_per_budget_land_in_scores_json_as_tables_reads_them(tmp_path, fa
     scores = _sweep(_config(tmp_path), server.url, str(tokenizer_dir))
     assert {b: round(scores[f"aime_2025@{b}"]["score"], 1) for b in BUDGETS} == {4: 33.3, 8: 100.0, 16: 100.0}
     assert scores["aime_2025@4"]["n_items"] == 3 and scores["aime_2025@4"]["k"] == 1
-    assert scores["livecodebench_v6"] == {"skipped": "not built yet"}
 
     from exaone_eval.rundir import load_run, sample_scores
 
@@ -96,6 +99,14 @@ def test_scores_per_budget_land_in_scores_json_as_tables_reads_them(tmp_path, fa
     per_budget = sample_scores(run, "aime_2025")
     assert set(per_budget) == {f"aime_2025@{b}" for b in BUDGETS}
     assert per_budget["aime_2025@4"] == {"1": [0.0], "2": [0.0], "3": [1.0]}
+
+
+def test_livecodebench_v6_runs_in_the_sweep_with_sandboxed_verdicts_per_budget(tmp_path, fake_server, tokenizer_dir):
+    server = fake_server(scripted_model)
+    scores = _sweep(_config(tmp_path, benchmarks=("aime_2025", "livecodebench_v6")), server.url, str(tokenizer_dir))
+    assert {b: scores[f"livecodebench_v6@{b}"]["score"] for b in BUDGETS} == {4: 100.0, 8: 100.0, 16: 100.0}
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["scoring"]["livecodebench_v6"]["isolation"] in ("bwrap", "rlimits")
 
 
 def test_only_budgets_the_reasoning_exceeded_send_a_request_with_the_truncated_reasoning(tmp_path, fake_server, tokenizer_dir):
@@ -244,6 +255,7 @@ def _cli(tmp_path: Path, *args: str) -> int:
     from exaone_eval.cli import main
 
     data = write_jsonl(tmp_path / "data" / "aime_2025.jsonl", AIME_ROWS).parent
+    write_jsonl(data / "livecodebench_v6.jsonl", [SUM_ROW])
     return main([*args, "--model", "tiny", "--benchmarks", "aime_2025", "--k", "1", "--data-dir", str(data),
                  "--out", str(tmp_path / "run"), "--no-progress"])
 

@@ -11,6 +11,8 @@ and optionally:
   - `keep_row(row: dict) -> bool`                   rows the benchmark's protocol excludes (WMT24++ bad sources)
   - `load_rows(spec, data_dir) -> list[dict]`       rows that ship in a package instead of the Hub (BFCL)
   - `judge_requests(item, gen) -> list[Request]`    an LLM judge scores it: `score(item, gen, judgments)`
+  - `JUDGE_OPTIONAL = True`                         runs without a judge too: `score(item, gen)` marks the
+                                                    judged items not scored, `metrics` names the gap (HELMET)
   - `iter_items(ctx: BuildContext) -> Iterator[Item]` builds its own prompts instead of `to_item`
                                                     (long context: sized in the model's tokens, lazily;
                                                     the runner holds only a bounded window of them)
@@ -51,13 +53,13 @@ REGISTRY: dict[str, str | None] = {
     "gpqa_diamond": "exaone_eval.benchmarks.gpqa_diamond",
     "aime_2025": "exaone_eval.benchmarks.aime_2025",
     "hmmt_feb_2025": "exaone_eval.benchmarks.hmmt_feb_2025",
-    "livecodebench_v5": None,
-    "livecodebench_v6": None,
+    "livecodebench_v5": "exaone_eval.benchmarks.livecodebench_v5",
+    "livecodebench_v6": "exaone_eval.benchmarks.livecodebench_v6",
     "ifeval": "exaone_eval.benchmarks.ifeval",
     "multi_if": "exaone_eval.benchmarks.multi_if",
-    "helmet": None,
+    "helmet": "exaone_eval.benchmarks.helmet",
     "ruler": "exaone_eval.benchmarks.ruler",
-    "longbench": None,
+    "longbench": "exaone_eval.benchmarks.longbench",
     "bfcl_v3": "exaone_eval.benchmarks.bfcl_v3",
     "tau_bench_airline": "exaone_eval.benchmarks.tau_bench_airline",
     "tau_bench_retail": "exaone_eval.benchmarks.tau_bench_retail",
