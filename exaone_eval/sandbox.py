@@ -386,7 +386,11 @@ class _Slot:
             inside_in, tmp_root = (INSIDE_IN, INSIDE_TMP) if bwrap else (str(self.work / "in"), str(self.work / "tmp"))
             cfg = {"control_fd": theirs.fileno(), "site_packages": _site_packages(), "preload": PRELOAD,
                    "tmp_root": tmp_root, "pid_namespace": bwrap}
-            argv = [box.python, "-I", "-S", f"{inside_in}/zygote.py", json.dumps(cfg)]
+            # -P -s rather than -I: -I also implies -E, which would ignore _env's PYTHONHASHSEED=0
+            # and give every sandbox process its own hash seed, so a solution whose output follows
+            # a set's order could pass in one run and fail in the next. The environment is
+            # _env's alone, so -E protects nothing here.
+            argv = [box.python, "-P", "-s", "-S", f"{inside_in}/zygote.py", json.dumps(cfg)]
             if bwrap:
                 info_r, info_w = os.pipe()
                 argv = self._bwrap_argv(info_w) + argv

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_jsonl
+from lcb_rows import PAIR_OK, PAIR_TESTS, PAIR_STARTER, SUM_OK, SUM_TESTS, fenced, row
 
 from exaone_eval.benchmarks import REGISTRY, get_module, get_spec
 
@@ -156,6 +157,14 @@ CHOICE_ANSWERS = ["<think>A? no.</think>The answer is (B).", "Answer: C", "Respu
 MATH_ANSWERS = ["<think>easy</think>\\boxed{7}", "\\boxed{14}", "It is 21.", "\\boxed{\\frac{2}{4}}", "\\boxed{2\\sqrt{2}}",
                 "\\boxed{3.0}", "\\boxed{(3, \\pi/2)}", "<think>never closed \\boxed{7}"]
 
+# LiveCodeBench rows in each version's date window; the solutions run in the sandbox. Four answers'
+# verdicts depend on the sandboxed program's string hashes, i.e. on its hash seed.
+LCB_ROWS = {version: [row("abc1", tests=SUM_TESTS, contest_date=date),
+                      row("lc1", tests=PAIR_TESTS, fn_name="twoSum", starter=PAIR_STARTER, contest_date=date)]
+            for version, date in (("livecodebench_v5", "2024-10-01T00:00:00"), ("livecodebench_v6", "2025-03-01T00:00:00"))}
+HASH_DEPENDENT = [f"a, b = map(int, input().split())\nprint(a + b if hash({c!r}) % 2 else a - b)\n" for c in "pqrs"]
+LCB_ANSWERS = [fenced(SUM_OK), fenced(PAIR_OK), fenced("print(0)\n"), "no code here"] + [fenced(c) for c in HASH_DEPENDENT]
+
 # benchmark -> (rows in the Hub schema, answers: each answer is a saved response to every row)
 CASES = {
     "aime_2025": (AIME_ROWS, MATH_ANSWERS),
@@ -170,6 +179,8 @@ CASES = {
     "mmmlu_es": (_variants(MMMLU_ROW, 2), CHOICE_ANSWERS),
     "ifeval": (IFEVAL_OTHER_ROWS,
                ["a calm cat sits and naps all day", "고양이는 아주 귀여운 동물이고 잠을 많이 잡니다", '{"cat": "calm"}', "Cats, dogs"]),
+    "livecodebench_v5": (LCB_ROWS["livecodebench_v5"], LCB_ANSWERS),
+    "livecodebench_v6": (LCB_ROWS["livecodebench_v6"], LCB_ANSWERS),
     "bfcl_v3": (BFCL_ROWS, ["[geometry.circle_area(radius=3)]", "[geometry.circle_area(radius=4)]",
                             "None of these functions apply.", "geometry.circle_area(radius=", "[]"]),
 }
@@ -282,9 +293,16 @@ def score_in_processes(tmp_path: Path, cases: dict[str, tuple[list[dict], list[d
     return outs
 
 
+# Facts about one execution of model-written code, not verdicts: its wall time, and whether the
+# finished child exited before the sandbox reaped it (exit code 0 or -9, and so its stderr tail).
+EXECUTION_FACTS = ("seconds", "exit_code", "stderr_tail")
+
+
 def verdicts(out: Path, name: str) -> dict[tuple[str, int], dict]:
     records = [json.loads(line) for line in (out / name / "samples" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
-    return {(r["id"], r["sample"]): {k: r[k] for k in ("score", "extracted", "detail")} for r in records}
+    return {(r["id"], r["sample"]): {"score": r["score"], "extracted": r["extracted"],
+                                     "detail": {k: v for k, v in r["detail"].items() if k not in EXECUTION_FACTS}}
+            for r in records}
 
 
 @pytest.mark.slow  # two fresh interpreters import every scorer: ~15 s of CPU
