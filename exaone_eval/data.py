@@ -68,19 +68,9 @@ def local_file(spec: TaskSpec, data_dir: Path | None) -> Path | None:
 def _load_hub(spec: TaskSpec) -> list[dict]:
     if not spec.hub_id:
         raise HarnessError(f"{spec.name}: no Hub dataset; pass --data-dir DIR with {spec.name}.jsonl")
-    global _hub_unreachable
-    if _hub_unreachable is not None:  # huggingface_hub retries ~25 s per dataset; once is enough
-        raise HarnessError(_hub_error(spec, None, _hub_unreachable))
-    import datasets
-
     rows: list[dict] = []
     for config in spec.configs or (None,):
-        try:
-            ds = datasets.load_dataset(spec.hub_id, config, split=spec.split, revision=spec.revision)
-        except Exception as e:  # datasets / huggingface_hub raise a zoo of types; classify by message
-            if _is_offline(e):
-                _hub_unreachable = e
-            raise HarnessError(_hub_error(spec, config, e)) from None
+        ds = load_hub(spec.name, spec.hub_id, config, gated=spec.gated, split=spec.split, revision=spec.revision)
         for row in ds:
             if len(spec.configs) > 1:
                 row[spec.config_column or "config"] = config
@@ -92,25 +82,41 @@ _hub_unreachable: Exception | None = None
 """The connection error of the first Hub load that could not reach the Hub, in this process."""
 
 
+def load_hub(bench: str, path: str, config: str | None = None, *, gated: bool = False, where: str | None = None,
+             data_file: str | None = None, **kwargs):
+    """`datasets.load_dataset(path, config, **kwargs)` for every Hub load of the harness: a failure
+    is a HarnessError that names the dataset and says how to run offline (`--data-dir DIR` with
+    `data_file`), and once the Hub is found unreachable, later loads fail at once
+    (huggingface_hub retries ~25 s per dataset; once is enough)."""
+    global _hub_unreachable
+    where = where or path + (f" (config {config})" if config else "")
+    data_file = data_file or f"{bench}.jsonl"
+    offline_hint = f"pass --data-dir DIR with {data_file} (rows in the Hub schema) to run offline"
+    if _hub_unreachable is not None:
+        first = str(_hub_unreachable).splitlines()[0][:200] if str(_hub_unreachable) else type(_hub_unreachable).__name__
+        raise HarnessError(f"{bench}: cannot load {where}: the Hugging Face Hub was unreachable earlier in this run ({first}); {offline_hint}")
+    import datasets
+
+    try:
+        return datasets.load_dataset(path, config, **kwargs)
+    except Exception as e:  # datasets / huggingface_hub raise a zoo of types; classify by message
+        if _is_offline(e):
+            _hub_unreachable = e
+        text = f"{type(e).__name__}: {e}".lower()
+        if gated and any(w in text for w in ("gated", "401", "403", "unauthorized", "access")):
+            raise HarnessError(
+                f"{bench}: the Hub dataset {where} is gated and this machine has no access: accept its terms "
+                f"on the Hub and set HF_TOKEN, or pass --data-dir DIR with {data_file}"
+            ) from None
+        gated_hint = " (it is gated: accept its terms on the Hub and set HF_TOKEN)" if gated else ""
+        first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise HarnessError(f"{bench}: cannot load {where} from the Hugging Face Hub{gated_hint}: {first}; {offline_hint}") from None
+
+
 def _is_offline(e: Exception) -> bool:
     text = f"{type(e).__name__}: {e}"
     return isinstance(e, ConnectionError) or any(
         w in text for w in ("Couldn't reach", "LocalEntryNotFoundError", "Name or service not known", "Connection refused")
-    )
-
-
-def _hub_error(spec: TaskSpec, config: str | None, e: Exception) -> str:
-    where = spec.hub_id + (f" (config {config})" if config else "")
-    text = f"{type(e).__name__}: {e}".lower()
-    if spec.gated and any(w in text for w in ("gated", "401", "403", "unauthorized", "access")):
-        return (
-            f"{spec.name}: the Hub dataset {where} is gated and this machine has no access: accept its terms "
-            f"on the Hub and set HF_TOKEN, or pass --data-dir DIR with {spec.name}.jsonl"
-        )
-    gated_hint = " (it is gated: accept its terms on the Hub and set HF_TOKEN)" if spec.gated else ""
-    return (
-        f"{spec.name}: cannot load {where} from the Hugging Face Hub{gated_hint}: {str(e).splitlines()[0][:200]}; "
-        f"pass --data-dir DIR with {spec.name}.jsonl (rows in the Hub schema) to run offline"
     )
 
 

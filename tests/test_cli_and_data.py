@@ -108,6 +108,25 @@ def test_an_unreachable_hub_says_how_to_run_offline(monkeypatch):
         load_rows(get_spec("ifeval"), None)
 
 
+def test_once_the_hub_is_unreachable_every_loader_fails_at_once_and_says_so(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def offline(*a, **k):
+        calls.append(a)
+        raise ConnectionError("Couldn't reach 'google/IFEval' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(HarnessError):
+        load_rows(get_spec("ifeval"), None)
+    from exaone_eval.benchmarks import livecodebench_v6
+
+    with pytest.raises(HarnessError, match="livecodebench_v6: .*unreachable earlier in this run.*livecodebench_v6.jsonl"):
+        livecodebench_v6.load_rows(get_spec("livecodebench_v6"), None)
+    assert len(calls) == 1
+
+
 def test_a_gated_dataset_without_access_says_exactly_that(monkeypatch):
     import datasets
 

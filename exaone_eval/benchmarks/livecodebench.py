@@ -125,18 +125,12 @@ def in_window(name: str, row: dict) -> bool:
 def load_hub_rows(name: str, spec) -> list[dict]:
     """The release's JSONL files from the pinned Hub revision, in-window rows only. The repository's
     loading script (`version_tag=`) no longer runs in `datasets` >= 4, so the files are read directly."""
-    import datasets
+    from exaone_eval.data import load_hub
 
     s = settings(name)
     revision = spec.revision or "main"
     files = [f"hf://datasets/{spec.hub_id}@{revision}/{f}" for f in RELEASE_FILES[s.release]]
-    try:
-        rows = datasets.load_dataset("json", data_files=files, split="train")
-    except Exception as e:  # huggingface_hub / fsspec raise many types
-        first_line = (str(e).splitlines() or [""])[0][:200]
-        raise HarnessError(f"{name}: cannot load {spec.hub_id}@{revision} ({s.release}) from the Hugging Face Hub "
-                           f"({type(e).__name__}: {first_line}); pass --data-dir DIR with {name}.jsonl (rows in the Hub "
-                           "schema) to run offline") from None
+    rows = load_hub(name, "json", where=f"{spec.hub_id}@{revision} ({s.release})", data_files=files, split="train")
     return [row for row in rows if in_window(name, row)]
 
 

@@ -40,17 +40,9 @@ def label_tokens(label: str) -> int:
 
 def hub_rows(bench: str, hub_id: str, config: str | None, split: str, data_file: str, **kwargs) -> Iterator[dict]:
     """A Hub split row by row; a failure (offline, gated, gone) says to use `--data-dir`."""
-    try:
-        import datasets
+    from exaone_eval.data import load_hub
 
-        ds = datasets.load_dataset(hub_id, config, split=split, **kwargs)
-    except Exception as e:  # datasets / huggingface_hub raise a zoo of types
-        where = hub_id + (f" (config {config})" if config else "")
-        first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise HarnessError(
-            f"{bench}: cannot load {where} from the Hugging Face Hub: {first}; pass --data-dir DIR with {data_file} "
-            "(rows in the Hub schema) to run offline"
-        ) from None
+    ds = load_hub(bench, hub_id, config, data_file=data_file, split=split, **kwargs)
     yield from ds
 
 
