@@ -193,7 +193,8 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
     from exaone_eval import benchmarks
     from exaone_eval.config import sample_seed
-    from exaone_eval.runner import Planned, Progress, collect_scores, sample_record, stream_items, write_results
+    from exaone_eval.items import Planned, stream_items
+    from exaone_eval.runner import Progress, collect_scores, sample_record, write_results
 
     module = benchmarks.get_module(name)
     settings = benchmarks.get_spec(name).modes.get(cfg.mode)
@@ -202,7 +203,7 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     if getattr(module, "NEEDS_USER", False) and user is None:
         raise HarnessError(f"{name} needs a user simulator: pass --user-base-url and --user-model")
     k = cfg.k or settings.k
-    # The items with their prompts (runner.load_items strips built prompts); a conversation's
+    # The items with their prompts (items.load_items strips built prompts); a conversation's
     # items are few and small.
     item_iter, fingerprint_of = stream_items(cfg, name)
     items = list(item_iter)

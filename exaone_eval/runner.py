@@ -1,6 +1,7 @@
 """items x k samples -> store -> backend -> scorer -> aggregate.
 
-For each benchmark: rows become Items, each Item becomes k Requests with their own seeds, and
+For each benchmark: rows become Items, each Item becomes k Requests with their own seeds
+(exaone_eval/items.py), and
 the store answers every Request it has seen before. Only the rest go to the backend; each
 generation is committed to the store the moment it arrives and handed to a scoring pool, so
 scoring overlaps generation. When all samples are in, the samples file and the benchmark's entry
@@ -19,25 +20,12 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from exaone_eval import benchmarks, stats
-from exaone_eval.config import RunConfig, sample_seed, sampling_for
-from exaone_eval.data import load_rows
+from exaone_eval.config import RunConfig
 from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
-from exaone_eval.types import Backend, BuildContext, Generation, HarnessError, Item, Request, Score
-
-
-@dataclass
-class Planned:
-    """One sample to produce: the (per-sample view of the) item and its request."""
-
-    item: Item
-    sample: int
-    seed: int
-    request: Request
-    key: str
+from exaone_eval.items import Planned, build_context, plan_iter, stream_items, task_options, without_prompt
+from exaone_eval.types import Backend, Generation, HarnessError, Item, Request, Score
 
 
 def score_one(benchmark: str, item: Item, gen: Generation, judgments: list[Generation] | None = None) -> Score:
@@ -78,103 +66,6 @@ def benchmark_executor(cfg: RunConfig, name: str) -> Executor | None:
     executor = make(cfg)
     update_json(cfg.out / "run.json", {"scoring": {name: getattr(executor, "record", None)}}, merge_keys=("scoring",))
     return executor
-
-
-def plan(cfg: RunConfig, name: str, items: Iterable[Item]) -> list[Planned]:
-    return list(plan_iter(cfg, name, items))
-
-
-def plan_iter(cfg: RunConfig, name: str, items: Iterable[Item]) -> Iterator[Planned]:
-    """Each item's k samples, as the items come (a lazy source stays lazy)."""
-    spec = benchmarks.get_spec(name)
-    settings = spec.modes.get(cfg.mode)
-    if settings is None:
-        raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
-    k = cfg.k or settings.k
-    own_cap = getattr(benchmarks.get_module(name), "max_tokens_for", None)  # RULER: each task's tokens_to_generate
-    for item in items:
-        # Long-context sets cap each item's answer (RULER's tokens_to_generate, LongBench's dataset2maxlen).
-        max_tokens = own_cap(item) if own_cap is not None else item.meta.get("max_new_tokens", settings.max_tokens)
-        for s in range(k):
-            seed = sample_seed(cfg.seed, name, item.id, s)
-            view = benchmarks.sample_view(name, item, s)
-            # Some prompts go as raw text, without the chat template (see item_request).
-            request = item_request(view, sampling_for(cfg.model, cfg.mode, k, max_tokens, seed), cfg.mode)
-            yield Planned(view, s, seed, request, request_key(cfg.model.hf_id, request))
-
-
-def item_request(item: Item, sampling, mode: str) -> Request:
-    """The request for one sample. An item with `meta["raw_prompt"]` is sent as raw text, with no
-    chat template (LongBench's few-shot sets, HELMET's non-chat tasks): a request without messages
-    whose `prefix` is the prompt, which every backend continues as it is (the completions endpoint
-    over a server); its generation's text starts with the prompt."""
-    if item.meta.get("raw_prompt"):
-        return Request(messages=(), tools=None, sampling=sampling, mode=mode, prefix=item.messages[-1]["content"])
-    return Request(messages=item.messages, tools=item.tools, sampling=sampling, mode=mode, prefix=item.prefix)
-
-
-def build_context(cfg: RunConfig, name: str) -> BuildContext:
-    """What an `iter_items` builder gets: settings, data dir, the model's tokenizer, a cache."""
-    from exaone_eval.model.gguf import cache_root
-
-    tokenizer = cfg.tokenizer
-    if tokenizer is None and cfg.backend in ("bundled", "vllm"):  # the checkpoint carries its own
-        from exaone_eval.backends import bundled_checkpoint
-
-        tokenizer = str(bundled_checkpoint(cfg.model.hf_id))
-    spec = benchmarks.get_spec(name)
-    spec = dataclasses.replace(spec, options=task_options(cfg, name))
-    return BuildContext(spec=spec, data_dir=cfg.data_dir, model=cfg.model, mode=cfg.mode,
-                        limit=cfg.limit, cache_dir=cache_root() / "prompts", tokenizer_name=tokenizer)
-
-
-def task_options(cfg: RunConfig, name: str) -> dict:
-    """The spec's `[options]` with the suite's overrides on top."""
-    return {**benchmarks.get_spec(name).options, **cfg.task_options.get(name, {})}
-
-
-def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
-    """Every item of a benchmark, as a list. A benchmark that builds its own (long) prompts gives its
-    items here without their prompts (ids, references, meta: what `score` needs); `run` streams
-    them instead (`stream_items`)."""
-    spec = benchmarks.get_spec(name)
-    module = benchmarks.get_module(name)
-    if hasattr(module, "iter_items"):
-        items, fingerprint = stream_items(cfg, name)
-        return [without_prompt(item) for item in items], fingerprint()
-    rows, fingerprint = load_rows(spec, cfg.data_dir)
-    keep = getattr(module, "keep_row", None)
-    if keep is not None:  # rows the benchmark's own protocol excludes (e.g. WMT24++ bad sources)
-        rows = [row for row in rows if keep(row)]
-    items, seen = [], set()
-    for i, row in enumerate(rows, 1):
-        try:
-            item = module.to_item(row)
-        except (KeyError, TypeError, ValueError) as e:
-            raise HarnessError(f"{name}: row {i}: cannot build a prompt ({type(e).__name__}: {e})") from None
-        if item.id in seen:
-            raise HarnessError(f"{name}: row {i}: duplicate item id {item.id!r}")
-        seen.add(item.id)
-        items.append(item)
-    if cfg.limit is not None:
-        items = items[: cfg.limit]
-    return items, fingerprint
-
-
-def stream_items(cfg: RunConfig, name: str) -> tuple[Iterator[Item], Callable[[], str]]:
-    """A benchmark's items as an iterator (built as they are taken: see BuildContext), and a
-    function that gives its data fingerprint once the iterator has started."""
-    module = benchmarks.get_module(name)
-    if not hasattr(module, "iter_items"):
-        items, fingerprint = load_items(cfg, name)
-        return iter(items), lambda: fingerprint
-    ctx = build_context(cfg, name)
-    return itertools.islice(module.iter_items(ctx), cfg.limit), lambda: json.dumps(ctx.fingerprints, sort_keys=True)
-
-
-def without_prompt(item: Item) -> Item:
-    """What is kept of an item once its samples are generated and scored: never its prompt."""
-    return dataclasses.replace(item, messages=(), tools=None, prefix=None)
 
 
 def response_text(request: Request, gen: Generation) -> str:

@@ -28,18 +28,8 @@ from pathlib import Path
 from exaone_eval import benchmarks
 from exaone_eval.config import RunConfig
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, render_chat
-from exaone_eval.runner import (
-    Planned,
-    Progress,
-    aggregate,
-    collect_scores,
-    for_each_benchmark,
-    load_items,
-    plan,
-    run_json,
-    sample_record,
-    score_one,
-)
+from exaone_eval.items import Planned, load_items, plan
+from exaone_eval.runner import Progress, aggregate, collect_scores, for_each_benchmark, run_json, sample_record, score_one
 from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
 from exaone_eval.types import Backend, Generation, HarnessError, Request, Score
 

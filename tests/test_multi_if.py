@@ -177,7 +177,7 @@ def test_the_hub_loader_asks_for_the_pinned_revision_and_keeps_english(tmp_path,
     import datasets
 
     from exaone_eval.config import ModelPreset, RunConfig
-    from exaone_eval.runner import load_items
+    from exaone_eval.items import load_items
 
     asked = {}
 

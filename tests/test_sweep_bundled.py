@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 from conftest import AIME_ROWS, write_jsonl  # noqa: E402
 
 from exaone_eval.config import ModelPreset, RunConfig  # noqa: E402
-from exaone_eval.runner import load_items, plan  # noqa: E402
+from exaone_eval.items import load_items, plan  # noqa: E402
 from exaone_eval.store import SampleStore, request_key  # noqa: E402
 from exaone_eval.sweep import budget_request, run_sweep  # noqa: E402
 

@@ -425,7 +425,7 @@ def test_bad_engine_options_are_rejected_naming_the_option(options):
 
 def test_every_budget_of_the_sweep_equals_a_direct_budget_run_on_vllm(fake_vllm, tmp_path):
     from exaone_eval.config import ModelPreset, RunConfig
-    from exaone_eval.runner import load_items, plan
+    from exaone_eval.items import load_items, plan
     from exaone_eval.store import SampleStore, request_key
     from exaone_eval.sweep import budget_request, run_sweep
 
