@@ -20,6 +20,33 @@ def aime_solver(body: dict) -> dict:
     return {"content": f"<think>easy</think>The answer is \\boxed{{{value}}}.", "completion_tokens": 7}
 
 
+# One Hub-schema row of each multiple-choice set, the answer being B ("4") everywhere.
+REDUX_ROW = {"question": "2+2?", "choices": ["3", "4", "5", "6"], "answer": 1, "error_type": "ok", "source": None,
+             "correct_answer": None, "potential_reason": None, "subject": "elementary_mathematics"}
+PRO_ROW = {"question_id": 1, "question": "2+2?", "options": ["3", "4", "5", "N/A"], "answer": "B", "answer_index": 1,
+           "cot_content": "", "category": "math", "src": "x"}
+GPQA_ROW = {"Record ID": "rec1", "Question": "2+2?", "Correct Answer": "4", "Incorrect Answer 1": "3",
+            "Incorrect Answer 2": "5", "Incorrect Answer 3": "6", "High-level domain": "Physics"}
+KMMLU_ROW = {"question": "2+2는?", "options": ["3", "4", "5", "6"], "solution": "2", "license_name": "변호사"}
+MMMLU_ROW = {"Unnamed: 0": 0, "Question": "¿2+2?", "A": "3", "B": "4", "C": "5", "D": "6", "Answer": "B",
+             "Subject": "elementary_mathematics"}
+
+
+async def run_suite_on(cfg, model_url: str, judge_url: str | None = None) -> dict:
+    """`run_suite(cfg)` against OpenAI-compatible servers (fake ones in tests), closing them after."""
+    from exaone_eval.backends.openai import OpenAIBackend
+    from exaone_eval.runner import run_suite
+
+    backend = OpenAIBackend([model_url], "m", max_retries=0)
+    judge = OpenAIBackend([judge_url], "j", max_retries=0) if judge_url else None
+    try:
+        return await run_suite(cfg, backend, judge, progress=False)
+    finally:
+        await backend.aclose()
+        if judge is not None:
+            await judge.aclose()
+
+
 CPU_KERNELS = ["avx2", "onednn"]  # the two CPU GEMM paths of pack_linears_for_cpu
 
 

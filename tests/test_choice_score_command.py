@@ -7,19 +7,11 @@ import json
 
 import pytest
 from conftest import write_jsonl
+from helpers import GPQA_ROW, KMMLU_ROW, MMMLU_ROW, PRO_ROW, REDUX_ROW
 
 from exaone_eval.benchmarks import get_module
 from exaone_eval.cli import main
 
-REDUX_ROW = {"question": "2+2?", "choices": ["3", "4", "5", "6"], "answer": 1, "error_type": "ok", "source": None,
-             "correct_answer": None, "potential_reason": None, "subject": "elementary_mathematics"}
-PRO_ROW = {"question_id": 1, "question": "2+2?", "options": ["3", "4", "5", "N/A"], "answer": "B", "answer_index": 1,
-           "cot_content": "", "category": "math", "src": "x"}
-GPQA_ROW = {"Record ID": "rec1", "Question": "2+2?", "Correct Answer": "4", "Incorrect Answer 1": "3",
-            "Incorrect Answer 2": "5", "Incorrect Answer 3": "6", "High-level domain": "Physics"}
-KMMLU_ROW = {"question": "2+2는?", "options": ["3", "4", "5", "6"], "solution": "2", "license_name": "변호사"}
-MMMLU_ROW = {"Unnamed: 0": 0, "Question": "¿2+2?", "A": "3", "B": "4", "C": "5", "D": "6", "Answer": "B",
-             "Subject": "elementary_mathematics"}
 
 # benchmark -> (row, a right answer, a wrong answer, an answer with no letter)
 CASES = {

@@ -18,6 +18,7 @@ from exaone_eval.benchmarks import helmet_data as hd
 from exaone_eval.benchmarks import helmet_judge as hj
 from exaone_eval.scoring import helmet as hm
 from exaone_eval.types import Generation, HarnessError, Item, Score
+from helpers import run_suite_on
 from long_context_helpers import build_context, write_word_tokenizer
 
 
@@ -445,30 +446,18 @@ def test_without_a_judge_the_judged_datasets_are_named_missing_from_longqa_summ_
 
 def run_helmet(tmp_path, tokenizer_dir, data: Path, datasets: list[str], model_url: str, judge_url: str | None) -> dict:
     from exaone_eval import benchmarks
-    from exaone_eval.backends.openai import OpenAIBackend
     from exaone_eval.config import ModelPreset, RunConfig
-    from exaone_eval.runner import run_suite
 
     cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset(name="t", hf_id="m", max_context=131072),
                     backend="openai", benchmarks=["helmet"], out=tmp_path / "run", base_urls=[model_url],
                     data_dir=data, tokenizer=str(tokenizer_dir), judge_model="j" if judge_url else None, max_retries=0)
-
-    async def run():
-        backend = OpenAIBackend([model_url], "m", max_retries=0)
-        judge_backend = OpenAIBackend([judge_url], "j", max_retries=0) if judge_url else None
-        try:
-            return await run_suite(cfg, backend, judge_backend, progress=False)
-        finally:
-            await backend.aclose()
-            if judge_backend is not None:
-                await judge_backend.aclose()
 
     spec = benchmarks.get_spec("helmet")
     patched = dataclasses.replace(spec, options={**spec.options, "datasets": datasets, "llama2_tokenizer": str(tokenizer_dir)})
     original = benchmarks.get_spec
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(benchmarks, "get_spec", lambda name: patched if name == "helmet" else original(name))
-        return asyncio.run(run())
+        return asyncio.run(run_suite_on(cfg, model_url, judge_url))
 
 
 def helmet_model(body: dict) -> dict:

@@ -12,6 +12,7 @@ import pytest
 from exaone_eval.benchmarks import longbench as lb
 from exaone_eval.scoring.long_context import middle_truncate
 from exaone_eval.types import Generation, HarnessError, Item, Score
+from helpers import run_suite_on
 from long_context_helpers import build_context, write_word_tokenizer
 
 
@@ -207,8 +208,6 @@ def test_a_raw_prompt_continuation_is_scored_without_its_prompt():
 def test_a_run_on_a_fake_server_scores_every_dataset(tokenizer_dir, tmp_path, fake_server, monkeypatch):
     monkeypatch.setenv("EXAONE_EVAL_CACHE", str(tmp_path / "cache"))  # built prompts go to this test's folder
     from exaone_eval.config import ModelPreset, RunConfig
-    from exaone_eval.runner import run_suite
-    from exaone_eval.backends.openai import OpenAIBackend
 
     rows = all_rows()
 
@@ -225,14 +224,7 @@ def test_a_run_on_a_fake_server_scores_every_dataset(tokenizer_dir, tmp_path, fa
     cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset(name="1.2b", hf_id="m", max_context=65536),
                     backend="openai", benchmarks=["longbench"], out=tmp_path / "run", base_urls=[server.url],
                     data_dir=write_rows(tmp_path / "data", rows), tokenizer=str(tokenizer_dir), max_retries=0)
-    async def run():
-        backend = OpenAIBackend([server.url], "m", max_retries=0)
-        try:
-            return await run_suite(cfg, backend, progress=False)
-        finally:
-            await backend.aclose()
-
-    scores = asyncio.run(run())
+    scores = asyncio.run(run_suite_on(cfg, server.url))
     entry = scores["longbench"]
     assert entry["n_items"] == 2 * 2 * len(lb.DATASETS)
     assert entry["metrics"]["64k/few_shot"] == pytest.approx(50.0)  # first line only: exact on one row of two
@@ -248,24 +240,15 @@ def test_a_run_on_a_fake_server_scores_every_dataset(tokenizer_dir, tmp_path, fa
 
 def test_a_run_without_the_tokenizer_skips_longbench_and_says_why(tmp_path, fake_server, monkeypatch):
     monkeypatch.setenv("EXAONE_EVAL_CACHE", str(tmp_path / "cache"))  # built prompts go to this test's folder
-    from exaone_eval.backends.openai import OpenAIBackend
     from exaone_eval.config import ModelPreset, RunConfig
-    from exaone_eval.runner import run_suite
 
     server = fake_server()
     cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset(name="1.2b", hf_id="m", max_context=65536),
                     backend="openai", benchmarks=["longbench"], out=tmp_path / "run", base_urls=[server.url],
                     data_dir=write_rows(tmp_path / "data", all_rows()), max_retries=0)
 
-    async def run():
-        backend = OpenAIBackend([server.url], "m", max_retries=0)
-        try:
-            return await run_suite(cfg, backend, progress=False)
-        finally:
-            await backend.aclose()
-
     with pytest.raises(HarnessError, match="--tokenizer"):
-        asyncio.run(run())
+        asyncio.run(run_suite_on(cfg, server.url))
     scores = json.loads((tmp_path / "run" / "scores.json").read_text())
     assert scores["longbench"]["skipped"] == "no tokenizer" and server.requests == []
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_jsonl
+from helpers import GPQA_ROW, KMMLU_ROW, MMMLU_ROW, PRO_ROW, REDUX_ROW
 from lcb_rows import PAIR_OK, PAIR_TESTS, PAIR_STARTER, SUM_OK, SUM_TESTS, fenced, row
 
 from exaone_eval.benchmarks import REGISTRY, get_module, get_spec
@@ -60,9 +61,9 @@ def letter_split_texts(count: int) -> list[str]:
 def ifeval_letter_responses(rows: list[dict]) -> dict[str, list[str]]:
     """Responses to rows 1122 and 1129 whose letter-frequency verdicts depend on the letter drawn."""
     out = {}
-    for row in rows:
-        position = row["instruction_id_list"].index("keywords:letter_frequency")
-        out[str(row["key"])] = letter_split_texts(row["kwargs"][position]["let_frequency"]) + ["#1 #2 #3 #4 !!!!!!"]
+    for ifeval_row in rows:  # not `row`: that name is lcb_rows' row builder in this module
+        position = ifeval_row["instruction_id_list"].index("keywords:letter_frequency")
+        out[str(ifeval_row["key"])] = letter_split_texts(ifeval_row["kwargs"][position]["let_frequency"]) + ["#1 #2 #3 #4 !!!!!!"]
     return out
 
 
@@ -97,15 +98,6 @@ MATH500_ROWS = [{"problem": "Convierte $(0,3)$ a coordenadas polares.", "solutio
                  "subject": "Precalculus", "level": 2, "unique_id": "test/precalculus/807.json"},
                 {"problem": "¿Cuánto es 2+2?", "solution": "...", "answer": "4", "subject": "Prealgebra", "level": 1,
                  "unique_id": "test/prealgebra/1.json"}]
-REDUX_ROW = {"question": "2+2?", "choices": ["3", "4", "5", "6"], "answer": 1, "error_type": "ok", "source": None,
-             "correct_answer": None, "potential_reason": None, "subject": "elementary_mathematics"}
-PRO_ROW = {"question_id": 1, "question": "2+2?", "options": ["3", "4", "5", "N/A"], "answer": "B", "answer_index": 1,
-           "cot_content": "", "category": "math", "src": "x"}
-GPQA_ROW = {"Record ID": "rec1", "Question": "2+2?", "Correct Answer": "4", "Incorrect Answer 1": "3",
-            "Incorrect Answer 2": "5", "Incorrect Answer 3": "6", "High-level domain": "Physics"}
-KMMLU_ROW = {"question": "2+2는?", "options": ["3", "4", "5", "6"], "solution": "2", "license_name": "변호사"}
-MMMLU_ROW = {"Unnamed: 0": 0, "Question": "¿2+2?", "A": "3", "B": "4", "C": "5", "D": "6", "Answer": "B",
-             "Subject": "elementary_mathematics"}
 AREA_DOC = {"name": "geometry.circle_area", "description": "Area of a circle.",
             "parameters": {"type": "dict", "properties": {"radius": {"type": "integer", "description": "The radius."}},
                            "required": ["radius"]}}
