@@ -192,8 +192,7 @@ def episode_generation(turns: Sequence[dict], response: str) -> Generation:
 async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore, pool, user: Backend | None, progress: bool) -> dict:
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
     from exaone_eval import benchmarks
-    from exaone_eval.config import sample_seed
-    from exaone_eval.items import Planned, stream_items
+    from exaone_eval.items import Planned, plan_iter, stream_items
     from exaone_eval.runner import Progress, collect_scores, sample_record, write_results
 
     module = benchmarks.get_module(name)
@@ -209,14 +208,10 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     items = list(item_iter)
     fingerprint = fingerprint_of()
     shared = ChatSettings(name, store, backend, cfg.model.hf_id, cfg.model, cfg.mode, k, settings.max_tokens,
-                          user, getattr(cfg, "user_model", None))
-    planned = []
-    for item in items:
-        for s in range(k):
-            seed = sample_seed(cfg.seed, name, item.id, s)
-            view = benchmarks.sample_view(name, item, s)
-            first = Request(messages=view.messages, sampling=Sampling(temperature=0.0, seed=seed), mode=cfg.mode, tools=view.tools)
-            planned.append(Planned(view, s, seed, first, f"{view.id}\x1f{s}"))
+                          user, cfg.user_model)
+    # Each sample's seed, per-sample view and first request as for any benchmark; the key only
+    # names the episode here (its turns have keys of their own).
+    planned = list(plan_iter(cfg, name, items))
 
     loop = asyncio.get_running_loop()
     bound = asyncio.Semaphore(max(1, cfg.concurrency))

@@ -211,7 +211,7 @@ def test_call_based_verdicts_follow_lcb_runner(box, label, code, expected, faile
 def test_a_returned_integer_of_5000_digits_is_compared_exactly(box):
     big = "7" * 5000
     row_ = row("big", tests=[{"input": "1", "output": big}], fn_name="f", starter="class Solution:\n    def f(self, x):\n        ")
-    code = f"class Solution:\n    def f(self, x):\n        return int('7' * 5000) + x - 1"
+    code = "class Solution:\n    def f(self, x):\n        return int('7' * 5000) + x - 1"
     assert verdict(box, code, row_)["verdict"] == "passed"
     assert verdict(box, code.replace("- 1", ""), row_)["verdict"] == "wrong answer"
 
