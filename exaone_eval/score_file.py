@@ -132,20 +132,15 @@ async def _score_all(cfg: RunConfig, name: str, planned: list[Planned], gens: di
         finally:
             await backend.aclose()
         return {p.key: s for p, s in zip(planned, results)}
-    if hasattr(benchmarks.get_module(name), "scoring_executor"):  # code: a pool of sandboxes
+    # Code scores on its own pool of sandboxes; slow scorers (math-verify) on worker processes.
+    executor = benchmark_executor(cfg, name)
+    if executor is None and use_scoring_pool(name, len(planned)):
+        executor = make_scoring_pool()
+    if executor is not None:
         loop = asyncio.get_running_loop()
-        executor = benchmark_executor(cfg, name)
         try:
             results = await asyncio.gather(*(loop.run_in_executor(executor, score_one, name, p.item, gens[p.key]) for p in planned))
         finally:
             executor.shutdown()
-        return {p.key: s for p, s in zip(planned, results)}
-    if use_scoring_pool(name, len(planned)):
-        loop = asyncio.get_running_loop()
-        pool = make_scoring_pool()
-        try:
-            results = await asyncio.gather(*(loop.run_in_executor(pool, score_one, name, p.item, gens[p.key]) for p in planned))
-        finally:
-            pool.shutdown()
         return {p.key: s for p, s in zip(planned, results)}
     return {p.key: score_one(name, p.item, gens[p.key]) for p in planned}
