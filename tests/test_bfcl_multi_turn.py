@@ -5,6 +5,7 @@ guard, isolation, and resume mid-conversation."""
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import inspect
 import json
@@ -61,6 +62,25 @@ def _keyword_call(call: str, row: dict) -> tuple[str, dict]:
     return node.func.id, kwargs
 
 
+def _calls_reply(calls: list[tuple[str, dict]], style: str, id_prefix: str) -> dict:
+    """A reply making `calls`: server-parsed tool calls (native) or BFCL's `[f(a=1)]` text (prompting)."""
+    if style == "native":
+        return {"content": "", "tool_calls": [
+            {"id": f"{id_prefix}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(kwargs)}}
+            for i, (name, kwargs) in enumerate(calls)
+        ]}
+    text = ", ".join(f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})" for name, kwargs in calls)
+    return {"content": f"[{text}]"}
+
+
+def _has_tool_results(message: dict) -> bool:
+    return message["role"] == "tool" or message["content"].startswith(TOOL_RESULTS_PREFIX)
+
+
+def _turns_answered(messages: list[dict]) -> int:
+    return sum(1 for m in messages if m["role"] == "assistant" and m["content"] in TURN_ENDS)
+
+
 def script(rows: list[dict], style: str, wrong: bool = False):
     """A scripted model: at each user turn it makes that turn's ground-truth calls in one step, then
     answers in text once it has the results (which ends the turn). `wrong` answers in text only."""
@@ -69,20 +89,29 @@ def script(rows: list[dict], style: str, wrong: bool = False):
     def respond(body: dict) -> dict:
         messages = body["messages"]
         row = by_question[next(m["content"] for m in messages if m["role"] == "user")]
-        last = messages[-1]
-        if last["role"] == "tool" or last["content"].startswith(TOOL_RESULTS_PREFIX):
+        if _has_tool_results(messages[-1]):
             return {"content": TURN_ENDS[0]}
-        turn = sum(1 for m in messages if m["role"] == "assistant" and m["content"] in TURN_ENDS)  # turns answered so far
+        turn = _turns_answered(messages)
         calls = [_keyword_call(c, row) for c in row["ground_truth"][turn]]
         if wrong or not calls:
             return {"content": TURN_ENDS[1]}
-        if style == "native":
-            return {"content": "", "tool_calls": [
-                {"id": f"call_{turn}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(kwargs)}}
-                for i, (name, kwargs) in enumerate(calls)
-            ]}
-        text = ", ".join(f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})" for name, kwargs in calls)
-        return {"content": f"[{text}]"}
+        return _calls_reply(calls, style, f"call_{turn}")
+
+    return respond
+
+
+def looping_script(row: dict, style: str, loop_turn: int, ground_truth_first: bool = True):
+    """The ground-truth script, except that in `loop_turn` the model never stops calling: after that
+    turn's ground-truth calls (or at once, without `ground_truth_first`) it calls `pwd` step after
+    step until BFCL's step limit ends the turn. `pwd` changes no state, so the looping itself leaves
+    the state and response checks as the ground-truth calls made them."""
+    play = script([row], style)
+
+    def respond(body: dict) -> dict:
+        messages = body["messages"]
+        if _turns_answered(messages) == loop_turn and (_has_tool_results(messages[-1]) or not ground_truth_first):
+            return _calls_reply([("pwd", {})], style, f"loop_{len(messages)}")
+        return play(body)
 
     return respond
 
@@ -158,16 +187,108 @@ def test_miss_func_adds_the_held_back_functions_at_their_turn_with_bfcl_user_tex
     assert all(held <= {t["function"]["name"] for t in r["tools"]} for r in after)
 
 
-def test_a_turn_stops_after_bfcl_step_limit_and_the_episode_fails(tmp_path, fake_server, multi_turn_rows):
+# --- the step limit -------------------------------------------------------------------------------
+# BFCL (`BaseHandler.inference_multi_turn_FC` / `_prompting`) stops a turn after MAXIMUM_STEP_LIMIT + 1
+# executed steps and drops the entry's later turns; its `multi_turn_runner` then fails an entry only
+# when its turns are fewer than the ground truth's, and sends every other to `multi_turn_checker`.
+
+
+def bfcl_verdict(row: dict, decoded: list[list[list[str]]]) -> dict:
+    """BFCL's own verdict on decoded calls: its runner's turn-count rule (eval_runner.py cannot be
+    imported without an inference stack; test_bfcl_code_still_has_the_step_limit_rules_mirrored_here
+    pins the rule in its source), then its `multi_turn_checker` called directly, unguarded (the
+    calls here are plain), under a model name of its own whose API instances are removed after."""
+    from bfcl.eval_checker.multi_turn_eval import multi_turn_utils
+    from bfcl.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
+
+    if len(decoded) != len(row["ground_truth"]):
+        return {"valid": False, "error_type": "multi_turn:force_terminated"}
+    model_name = "bfcl_direct_check"
+    try:
+        return multi_turn_checker(decoded, row["ground_truth"], copy.deepcopy(row), bfcl_v3.category_of(row["id"]), model_name)
+    finally:
+        for name in [n for n in vars(multi_turn_utils) if n.startswith(model_name)]:
+            delattr(multi_turn_utils, name)
+
+
+def test_bfcl_code_still_has_the_step_limit_rules_mirrored_here():
+    import importlib.resources
+
+    from bfcl.model_handler.constant import MAXIMUM_STEP_LIMIT
+
+    package = importlib.resources.files("bfcl")
+    handler = (package / "model_handler" / "base_handler.py").read_text(encoding="utf-8")
+    runner = (package / "eval_checker" / "eval_runner.py").read_text(encoding="utf-8")
+    assert MAXIMUM_STEP_LIMIT == 20
+    assert handler.count("if count > MAXIMUM_STEP_LIMIT:") == 2  # the FC and the prompting loop
+    assert handler.count("if force_quit:\n                break") == 2  # after the turn is kept: the entry ends
+    rule = runner.index("if len(multi_turn_model_result_list) != len(multi_turn_ground_truth_list):")
+    assert '"error_type": "multi_turn:force_terminated"' in runner[rule:rule + 1000]
+    assert "force_quit" not in runner  # the runner never sees the handler's flag, only the turns
+
+
+@pytest.mark.parametrize("style", ["native", "prompting"])
+def test_the_step_limit_in_the_last_turn_still_gets_the_calls_checked_and_bfcl_verdict(
+        tmp_path, fake_server, multi_turn_rows, style):
     from bfcl.model_handler.constant import MAXIMUM_STEP_LIMIT
 
     row = multi_turn_rows["multi_turn_base"][0]
-    server = fake_server(lambda body: {"content": "", "tool_calls": [
-        {"id": "c", "type": "function", "function": {"name": "pwd", "arguments": "{}"}}]})
-    run(tmp_path, server.url, [row], "native")
-    assert len(server.requests) == MAXIMUM_STEP_LIMIT + 1
+    last = len(row["ground_truth"]) - 1
+    server = fake_server(looping_script(row, style, loop_turn=last))
+    assert run(tmp_path, server.url, [row], style) == 0
     sample = samples(tmp_path)[0]
+    assert len(sample["result"]["turns"][last]) == MAXIMUM_STEP_LIMIT + 1
+    assert len(sample["extracted"]) == len(row["ground_truth"])
+    assert bfcl_verdict(row, sample["extracted"])["valid"] is True
+    assert sample["score"] == 1.0 and sample["detail"].get("error_type") is None
+
+
+@pytest.mark.parametrize("style", ["native", "prompting"])
+def test_the_step_limit_in_the_last_turn_without_the_right_calls_fails_on_the_checks_as_in_bfcl(
+        tmp_path, fake_server, multi_turn_rows, style):
+    row = multi_turn_rows["multi_turn_base"][0]
+    server = fake_server(looping_script(row, style, loop_turn=len(row["ground_truth"]) - 1, ground_truth_first=False))
+    assert run(tmp_path, server.url, [row], style) == 0
+    sample = samples(tmp_path)[0]
+    official = bfcl_verdict(row, sample["extracted"])
+    assert official["valid"] is False and official["error_type"] != "multi_turn:force_terminated"  # judged, not cut
+    assert sample["score"] == 0.0 and sample["detail"]["error_type"] == official["error_type"]
+
+
+@pytest.mark.parametrize("style", ["native", "prompting"])
+def test_the_step_limit_in_an_earlier_turn_ends_the_episode_and_it_fails_as_force_terminated(
+        tmp_path, fake_server, multi_turn_rows, style):
+    from bfcl.model_handler.constant import MAXIMUM_STEP_LIMIT
+
+    row = multi_turn_rows["multi_turn_base"][0]
+    server = fake_server(looping_script(row, style, loop_turn=0))
+    assert run(tmp_path, server.url, [row], style) == 0
+    assert len(server.requests) == MAXIMUM_STEP_LIMIT + 1  # the later turns are never asked
+    sample = samples(tmp_path)[0]
+    assert len(sample["extracted"]) == 1 < len(row["ground_truth"])
+    assert bfcl_verdict(row, sample["extracted"])["error_type"] == "multi_turn:force_terminated"
     assert sample["score"] == 0.0 and sample["detail"]["error_type"] == "multi_turn:force_terminated"
+    assert "(1) does not match the length of the ground truth turns" in sample["detail"]["error"]
+
+
+@pytest.mark.parametrize("loop_turn", [0, -1], ids=["first turn", "last turn"])
+def test_the_sample_records_that_the_step_limit_stopped_the_episode_and_where(
+        tmp_path, fake_server, multi_turn_rows, loop_turn):
+    from bfcl.model_handler.constant import MAXIMUM_STEP_LIMIT
+
+    row = multi_turn_rows["multi_turn_base"][0]
+    turn = loop_turn % len(row["ground_truth"])
+    server = fake_server(looping_script(row, "native", loop_turn=turn))
+    run(tmp_path, server.url, [row], "native")
+    sample = samples(tmp_path)[0]
+    expected = {"reason": "step_limit", "turn": turn, "steps": MAXIMUM_STEP_LIMIT + 1}
+    assert sample["result"]["terminated"] == expected and sample["detail"]["terminated"] == expected
+
+
+def test_an_episode_that_ends_on_its_own_records_no_termination(tmp_path, fake_server, multi_turn_rows):
+    row = multi_turn_rows["multi_turn_base"][0]
+    [sample] = _episode_of(tmp_path, fake_server, row)
+    assert sample["result"]["terminated"] is None and "terminated" not in sample["detail"]
 
 
 def test_native_and_text_calling_decode_to_the_same_calls(tmp_path, fake_server, multi_turn_rows):
@@ -208,9 +329,9 @@ def test_the_same_entry_checked_twice_gets_the_same_verdict(multi_turn_rows):
     item = bfcl_v3.to_item(row, "native")
     decoded = [[turn] if turn else [] for turn in row["ground_truth"]]
     turns = [[{"decoded": d} for d in turn] for turn in decoded]
-    episode = Episode(messages=(), result={"turns": turns, "force_terminated": False})
+    episode = Episode(messages=(), result={"turns": turns, "terminated": None})
     assert [bfcl_v3.score(item, episode).value for _ in range(3)] == [1.0, 1.0, 1.0]
-    wrong = Episode(messages=(), result={"turns": [[] for _ in decoded], "force_terminated": False})
+    wrong = Episode(messages=(), result={"turns": [[] for _ in decoded], "terminated": None})
     assert bfcl_v3.score(item, wrong).value == 0.0
     assert bfcl_v3.score(item, episode).value == 1.0
 

@@ -24,10 +24,12 @@ Every item is a conversation (`converse`). A single-turn item is one agent turn,
 call, as BFCL's `relevance_file_runner` rules. A multi-turn item runs BFCL's inference loop
 (`BaseHandler.inference_multi_turn_FC` / `_prompting`): per user turn, the model's calls run on
 BFCL's simulated APIs and the results go back (one tool message per call in native style, one
-user message in prompting style), step after step, until a reply has no decodable call; more
-than MAXIMUM_STEP_LIMIT (20) steps in a turn force-terminate the episode; miss_func's held-back
-functions are added at the turn the data says, with BFCL's own user text. It is then judged by
-BFCL's `multi_turn_checker` (state and execution-response checks after each turn). Model output
+user message in prompting style), step after step, until a reply has no decodable call; a turn
+that reaches more than MAXIMUM_STEP_LIMIT (20) steps ends the episode there, its later turns never
+asked; miss_func's held-back functions are added at the turn the data says, with BFCL's own user
+text. It is then judged as BFCL's `multi_turn_runner` judges it: an episode with fewer turns than
+the ground truth fails (`multi_turn:force_terminated`), any other goes to BFCL's
+`multi_turn_checker` (state and execution-response checks after each turn). Model output
 reaches BFCL's `eval` only through the guards of exaone_eval/scoring/bfcl.py, and every
 execution and check is isolated there.
 
@@ -267,7 +269,7 @@ async def converse_multi_turn(item: Item, chat) -> Episode:
     tools = tools_of(functions, category) if style == NATIVE else None  # = item.tools; `functions` now has BFCL's hints
     messages: list[dict] = []
     turns: list[list[dict]] = []
-    force_terminated = False
+    terminated = None  # set when BFCL's step limit stops the episode: why, in which turn, after how many steps
     with ApiSession(entry) as apis:
         for turn_index, question in enumerate(entry["question"]):
             held_back = entry["missed_function"].get(str(turn_index))
@@ -301,13 +303,15 @@ async def converse_multi_turn(item: Item, chat) -> Episode:
                 else:  # BFCL's OpenAI prompting handler: all results in one user message
                     content = format_execution_results_prompting({}, results, {"model_responses_decoded": decoded})
                     messages.append({"role": "user", "content": content})
+                # BFCL counts executed steps and stops at MAXIMUM_STEP_LIMIT + 1 of them. It drops the
+                # rest of the entry, not only this turn: the turns kept are what its runner judges.
                 if len(steps) > MAXIMUM_STEP_LIMIT:
-                    force_terminated = True
+                    terminated = {"reason": "step_limit", "turn": turn_index, "steps": len(steps)}
                     break
             turns.append(steps)
-            if force_terminated:
+            if terminated is not None:
                 break
-    return Episode(messages=tuple(messages), result={"turns": turns, "force_terminated": force_terminated},
+    return Episode(messages=tuple(messages), result={"turns": turns, "terminated": terminated},
                    response=turns[-1][-1]["answer"] if turns and turns[-1] else "")
 
 
@@ -372,13 +376,20 @@ def score_single_turn(item: Item, gen: Generation) -> Score:
 
 
 def score_multi_turn(item: Item, episode: Episode) -> Score:
-    """BFCL's multi_turn_runner: a force-terminated episode fails; otherwise each turn's decoded,
-    non-empty steps go to BFCL's multi_turn_checker."""
+    """BFCL's multi_turn_runner: an episode whose turns are fewer than the ground truth's fails
+    (BFCL reads that as force-terminated); otherwise each turn's decoded, non-empty steps go to
+    BFCL's multi_turn_checker. The step limit itself is no verdict: reached in the last turn, it
+    leaves every turn in place and the calls are checked like any others."""
     ground_truth = item.reference["ground_truth"]
     decoded = [[step["decoded"] for step in turn if step["decoded"] and step["decoded"] != [""]] for turn in episode.result["turns"]]
     detail = {"category": item.meta["category"], "steps": [len(turn) for turn in episode.result["turns"]]}
-    if episode.result["force_terminated"] or len(decoded) != len(ground_truth):
-        return Score(0.0, decoded, {**detail, "error_type": "multi_turn:force_terminated"})
+    if episode.result["terminated"] is not None:
+        detail["terminated"] = episode.result["terminated"]
+    if len(decoded) != len(ground_truth):
+        # BFCL's message word for word, so our sample and its score file read alike.
+        error = (f"Model was force-terminated during inference phase. The length of the model result turns ({len(decoded)}) "
+                 f"does not match the length of the ground truth turns ({len(ground_truth)}).")
+        return Score(0.0, decoded, {**detail, "error_type": "multi_turn:force_terminated", "error": error})
     verdict = check_multi_turn(item.reference["entry"], decoded, ground_truth)
     if not verdict["valid"]:
         detail.update(error_type=verdict.get("error_type"), error=verdict.get("error_message"))
