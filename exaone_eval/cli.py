@@ -252,7 +252,7 @@ def cmd_gate(args) -> int:
     from exaone_eval.gate import run_gate
 
     return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None,
-                    allow_scorer_change=args.allow_scorer_change)
+                    allow_scorer_change=args.allow_scorer_change, allow_data_change=args.allow_data_change)
 
 
 TOKENIZER_HELP = ("the evaluated model's tokenizer (local folder with tokenizer.json, or HF id in the local cache): "
@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="file for the Markdown summary (default <candidate>/gate.md)")
     p.add_argument("--allow-scorer-change", action="store_true",
                    help="compare runs whose scorer fingerprints (run.json) differ or are unknown, with a warning in the summary")
+    p.add_argument("--allow-data-change", action="store_true",
+                   help="compare runs whose data fingerprints (run.json) differ or are unknown, with a warning in the summary")
     p.set_defaults(func=cmd_gate)
 
     from exaone_eval import serve  # standard library only: start-up stays fast

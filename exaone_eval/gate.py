@@ -155,6 +155,10 @@ def gate(baseline: Run, candidate: Run, cfg: GateConfig) -> tuple[list[Verdict],
             if key not in cand or key not in base:
                 notes.append(f"{key}: only in the {'baseline' if key in base else 'candidate'}; not gated")
                 continue
+            only = {"baseline": len(set(base[key]) - set(cand[key])), "candidate": len(set(cand[key]) - set(base[key]))}
+            if any(only.values()):  # paired on the common items only: say what was left out
+                notes.append(f"{key}: " + ", ".join(f"{n} item(s) only in the {run}" for run, n in only.items() if n)
+                             + "; compared on the items both runs have")
             verdicts.append(compare(key, base[key], cand[key], cfg))
     only = sorted(set(sample_benchmarks(baseline)) ^ set(sample_benchmarks(candidate)))
     notes += [f"{b}: samples in one run only; not gated" for b in only]
@@ -176,6 +180,26 @@ def scorer_warnings(baseline: Run, candidate: Run, allow_scorer_change: bool) ->
             + ". Rescore the older run's samples with the current installation, or pass --allow-scorer-change to compare anyway"
         )
     return [f"scorer changed, compared anyway (--allow-scorer-change): {c}" for c in changes]
+
+
+def data_warnings(baseline: Run, candidate: Run, allow_data_change: bool) -> list[str]:
+    """Benchmarks whose runs were made on different rows (run.json `data_fingerprints`: another
+    revision, a --data-dir file, edited questions): the same item ids then name other questions, so
+    a paired difference means nothing. HarnessError unless `allow_data_change`, then the warnings
+    for the summary. A run that recorded no fingerprint for a benchmark cannot show it is the same."""
+    changes = []
+    for bench in check_comparable(baseline, candidate):
+        fb, fc = baseline.data_fingerprints.get(bench), candidate.data_fingerprints.get(bench)
+        if fb is not None and fb == fc:
+            continue
+        changes.append(f"{bench}: data fingerprint {fb or 'not recorded'} in {baseline.path / 'run.json'}, "
+                       f"{fc or 'not recorded'} in {candidate.path / 'run.json'}")
+    if changes and not allow_data_change:
+        raise HarnessError(
+            "the runs were not made on the same data, so their items cannot be paired: " + "; ".join(changes)
+            + ". Run both on the same data, or pass --allow-data-change to compare anyway"
+        )
+    return [f"data changed, compared anyway (--allow-data-change): {c}" for c in changes]
 
 
 def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[str], cfg: GateConfig, warnings: list[str] | None = None) -> str:
@@ -214,11 +238,12 @@ def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[
     return "\n".join(lines) + "\n"
 
 
-def run_gate(baseline: Path, candidate: Path, config: Path | None, out: Path | None, allow_scorer_change: bool = False) -> int:
+def run_gate(baseline: Path, candidate: Path, config: Path | None, out: Path | None, allow_scorer_change: bool = False,
+             allow_data_change: bool = False) -> int:
     """Print and write the Markdown summary; return 0 (pass) or 1 (regression)."""
     cfg = load_config(config)
     base_run, cand_run = load_run(Path(baseline)), load_run(Path(candidate))
-    warnings = scorer_warnings(base_run, cand_run, allow_scorer_change)
+    warnings = data_warnings(base_run, cand_run, allow_data_change) + scorer_warnings(base_run, cand_run, allow_scorer_change)
     verdicts, notes = gate(base_run, cand_run, cfg)
     text = summary(base_run, cand_run, verdicts, notes, cfg, warnings)
     print(text)

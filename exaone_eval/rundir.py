@@ -33,6 +33,8 @@ class Run:
     scorer_fingerprint: dict[str, dict] | None = None
     """run.json `scorer_fingerprint` (benchmark -> task version and scorer package versions);
     None for runs made before it was recorded."""
+    data_fingerprints: dict[str, str] = field(default_factory=dict)
+    """run.json `data_fingerprints` (benchmark -> fingerprint of the rows it was run on)."""
 
     @property
     def is_budget_run(self) -> bool:
@@ -86,6 +88,9 @@ def load_run(path: Path) -> Run:
     fingerprint = config.get("scorer_fingerprint")
     if fingerprint is not None and not (isinstance(fingerprint, dict) and all(isinstance(v, dict) for v in fingerprint.values())):
         raise HarnessError(f"{path / 'run.json'}: field 'scorer_fingerprint' must map benchmark -> {{package: version}}")
+    data = config.get("data_fingerprints") or {}
+    if not (isinstance(data, dict) and all(isinstance(v, str) for v in data.values())):
+        raise HarnessError(f"{path / 'run.json'}: field 'data_fingerprints' must map benchmark -> fingerprint string")
     scores_path = path / "scores.json"
     scores = _read_json(scores_path) if scores_path.exists() else {}
     _check_scores(scores_path, scores)
@@ -100,6 +105,7 @@ def load_run(path: Path) -> Run:
         scores=scores,
         has_scores=scores_path.exists(),
         scorer_fingerprint=fingerprint,
+        data_fingerprints={str(k): v for k, v in data.items()},
     )
 
 

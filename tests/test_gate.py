@@ -21,12 +21,14 @@ def item_probs(n: int, seed: int = 0) -> np.ndarray:
 
 
 def make_run(root: Path, name: str, probs: np.ndarray, k: int, seed: int, bench: str = "mmlu_pro",
-             mode: str = "reasoning", version: int = 1, budget: int | None = None, first_id: int = 0) -> Path:
+             mode: str = "reasoning", version: int = 1, budget: int | None = None, first_id: int = 0,
+             data: str = "rows-v1") -> Path:
     """A run directory whose samples/<bench>.jsonl draws k Bernoulli(p_i) scores per item."""
     d = root / name
     (d / "samples").mkdir(parents=True, exist_ok=True)
     config = {"model": {"name": name, "hf_id": name}, "mode": mode, "suite": "test", "benchmarks": [bench], "versions": {bench: version},
-              "scorer_fingerprint": {bench: {**scorer_fingerprint([bench])[bench], "task_version": version}}}
+              "scorer_fingerprint": {bench: {**scorer_fingerprint([bench])[bench], "task_version": version}},
+              "data_fingerprints": {bench: data}}
     (d / "run.json").write_text(json.dumps(config), encoding="utf-8")
     rng = np.random.default_rng(seed)
     with open(d / "samples" / f"{bench}.jsonl", "a", encoding="utf-8") as f:
@@ -97,6 +99,7 @@ def test_only_common_items_are_compared(tmp_path):
     cand = make_run(tmp_path, "cand", p[:60], k=1, seed=1)
     _, text = gate_of(tmp_path, base, cand)
     assert "| mmlu_pro | 60 | 1/1 |" in text
+    assert "- note: mmlu_pro: 40 item(s) only in the baseline; compared on the items both runs have" in text
 
 
 def test_the_detectable_drop_shrinks_with_more_items_and_is_reported(tmp_path):
@@ -310,6 +313,36 @@ def test_the_cli_refuses_a_scorer_change_with_exit_2_unless_allowed(tmp_path, ca
     assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
     assert "lm-eval" in capsys.readouterr().err
     assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-scorer-change"]) == 0
+
+
+def test_runs_made_on_different_data_are_refused_naming_the_benchmark_and_both_fingerprints(tmp_path, capsys):
+    from exaone_eval.cli import main
+
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1, data="aaaa1111")
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1, data="bbbb2222")  # same ids, other questions
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
+    err = capsys.readouterr().err
+    assert "mmlu_pro: data fingerprint aaaa1111 in" in err and "bbbb2222 in" in err and "--allow-data-change" in err
+
+
+def test_allow_data_change_compares_anyway_and_says_so_in_the_summary(tmp_path):
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1, data="aaaa1111")
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1, data="bbbb2222")
+    assert run_gate(base, cand, None, tmp_path / "g.md", allow_data_change=True) == 0
+    text = (tmp_path / "g.md").read_text(encoding="utf-8")
+    assert "- **warning**: data changed, compared anyway (--allow-data-change): mmlu_pro: data fingerprint aaaa1111" in text
+
+
+def test_a_run_that_recorded_no_data_fingerprint_is_refused_unless_allowed(tmp_path):
+    p = item_probs(20)
+    base = make_run(tmp_path, "base", p, k=1, seed=1)
+    cand = make_run(tmp_path, "cand", p, k=1, seed=1)
+    _edit_run_json(base, lambda config: config.pop("data_fingerprints"))
+    with pytest.raises(HarnessError, match=r"mmlu_pro: data fingerprint not recorded in .*base/run.json, rows-v1 in"):
+        run_gate(base, cand, None, tmp_path / "g.md")
+    assert run_gate(base, cand, None, tmp_path / "g.md", allow_data_change=True) == 0
 
 
 @pytest.mark.parametrize("path", ["configs/github-actions-gate.yml", "docs/gate.md"])
