@@ -188,3 +188,24 @@ def test_a_case_whose_document_is_not_in_sources_json_is_named(hub):
     write_multi_lexsum(root, {"dev.json": [case(1, ["d1"], "s"), case(2, ["gone"], "s")]}, {"d1": {"doc_text": "x"}})
     with pytest.raises(HarnessError, match=r"dev\.json:2: case c2: document 'gone' has no doc_text in sources\.json"):
         hs.MultiLexSum("v20230518", "x").rows("validation")
+
+
+# ---- pins ----------------------------------------------------------------------------------------------
+
+# Hub sets no public code pins by a full commit SHA (docs/data-sources.md lists them). helmet's
+# hub_id names HELMET's own data tree, which the user brings (--data-dir); it is never downloaded.
+UNPINNED = {"gpqa_diamond", "kmmlu_pro", "kmmlu_redux", "ksm", "math500_es", "wmt24pp_es"}
+
+
+def test_every_hub_set_is_pinned_to_a_commit_or_listed_as_unpinned():
+    import re
+
+    from exaone_eval.benchmarks import all_specs
+
+    hub = {s.name: s.revision for s in all_specs() if s.hub_id and s.status == "ready" and s.name != "helmet"}
+    assert {name for name, revision in hub.items() if revision is None} == UNPINNED
+    assert all(re.fullmatch(r"[0-9a-f]{40}", revision) for revision in hub.values() if revision is not None)
+    # HELMET's script-only sets: a commit, or the conversion branch where no commit is known
+    assert all(re.fullmatch(r"[0-9a-f]{40}", rev) or rev == "refs/convert/parquet" for rev, _ in hs.PARQUET_SOURCES.values())
+    text = (Path(__file__).resolve().parents[1] / "docs" / "data-sources.md").read_text()
+    assert all(rev in text for rev, _ in hs.PARQUET_SOURCES.values()) and all(r in text for r in hub.values() if r)
