@@ -5,6 +5,10 @@ Hub dataset it replaces; else the module's `load_rows(spec, data_dir)` hook when
 shipped inside a package, e.g. BFCL's); else `datasets.load_dataset` on the spec's pinned Hub id.
 Every row is checked for the spec's required fields, so a bad file fails here, naming file, line
 and field, never later inside a scorer.
+
+Every Hub access goes through `load_hub` (a `datasets` load) or `hub_file` (one file of a dataset
+repository, for script-only repositories that `datasets` >= 4 refuses): both pin a revision, name
+the dataset in their errors, say how to run offline, and stop trying once the Hub is unreachable.
 """
 
 from __future__ import annotations
@@ -21,16 +25,49 @@ from exaone_eval.types import HarnessError
 def read_jsonl(path: Path) -> Iterator[dict]:
     """One JSON object per line, streamed; a bad line is a HarnessError naming file and line."""
     with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise HarnessError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield row
+        yield from _json_lines(f, str(path))
+
+
+def read_zip_jsonl(path: Path, member: str) -> Iterator[dict]:
+    """The JSON lines of one member of a zip archive (LongBench's data.zip), streamed; a bad line
+    is a HarnessError naming archive, member and line."""
+    import io
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise HarnessError(f"{path}: not a readable zip archive ({e})") from None
+    with archive:
+        names = archive.namelist()
+        if member not in names:
+            raise HarnessError(f"{path}: no member {member!r} (it holds {len(names)} files, e.g. {sorted(names)[:3]})")
+        with archive.open(member) as raw:
+            yield from _json_lines(io.TextIOWrapper(raw, encoding="utf-8"), f"{path}:{member}")
+
+
+def _json_lines(lines, origin: str) -> Iterator[dict]:
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise HarnessError(f"{origin}:{lineno}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise HarnessError(f"{origin}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        yield row
+
+
+def read_parquet_rows(path: Path) -> list[dict]:
+    """A parquet file's rows as plain Python values (lists stay lists, ints stay ints: pyarrow's
+    `to_pylist`, where pandas would give numpy arrays)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a bad file
+        raise HarnessError(f"{path}: cannot read parquet ({e})") from None
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -88,17 +125,39 @@ def load_hub(bench: str, path: str, config: str | None = None, *, gated: bool = 
     is a HarnessError that names the dataset and says how to run offline (`--data-dir DIR` with
     `data_file`), and once the Hub is found unreachable, later loads fail at once
     (huggingface_hub retries ~25 s per dataset; once is enough)."""
-    global _hub_unreachable
     where = where or path + (f" (config {config})" if config else "")
-    data_file = data_file or f"{bench}.jsonl"
+
+    def load():
+        import datasets
+
+        return datasets.load_dataset(path, config, **kwargs)
+
+    return _from_hub(bench, where, data_file or f"{bench}.jsonl", gated, load)
+
+
+def hub_file(bench: str, repo_id: str, filename: str, *, revision: str, gated: bool = False,
+             data_file: str | None = None) -> Path:
+    """One file of a Hub dataset repository at `revision` (`huggingface_hub.hf_hub_download`, kept
+    in its cache), for the sources `datasets` >= 4 cannot load: repositories that hold only a
+    loading script and its data files (LongBench's data.zip), or the Hub's parquet conversion of
+    one. The same errors as `load_hub`, and the same fail-fast once the Hub is unreachable."""
+
+    def download():
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, repo_type="dataset", revision=revision))
+
+    return _from_hub(bench, f"{repo_id}@{revision} file {filename}", data_file or f"{bench}.jsonl", gated, download)
+
+
+def _from_hub(bench: str, where: str, data_file: str, gated: bool, fetch):
+    global _hub_unreachable
     offline_hint = f"pass --data-dir DIR with {data_file} (rows in the Hub schema) to run offline"
     if _hub_unreachable is not None:
         first = str(_hub_unreachable).splitlines()[0][:200] if str(_hub_unreachable) else type(_hub_unreachable).__name__
         raise HarnessError(f"{bench}: cannot load {where}: the Hugging Face Hub was unreachable earlier in this run ({first}); {offline_hint}")
-    import datasets
-
     try:
-        return datasets.load_dataset(path, config, **kwargs)
+        return fetch()
     except Exception as e:  # datasets / huggingface_hub raise a zoo of types; classify by message
         if _is_offline(e):
             _hub_unreachable = e
@@ -114,9 +173,12 @@ def load_hub(bench: str, path: str, config: str | None = None, *, gated: bool = 
 
 
 def _is_offline(e: Exception) -> bool:
+    # huggingface_hub >= 1 speaks httpx (ConnectError), older versions requests; offline mode and a
+    # missing cache entry read as LocalEntryNotFoundError.
     text = f"{type(e).__name__}: {e}"
     return isinstance(e, ConnectionError) or any(
-        w in text for w in ("Couldn't reach", "LocalEntryNotFoundError", "Name or service not known", "Connection refused")
+        w in text for w in ("Couldn't reach", "LocalEntryNotFoundError", "Name or service not known", "Connection refused",
+                            "ConnectError", "ConnectTimeout", "Network is unreachable", "Temporary failure in name resolution")
     )
 
 

@@ -154,16 +154,6 @@ def test_hf_permutation_is_the_order_of_datasets_shuffle():
     assert hd.hf_permutation(257, hd.key_seed("q1")) == ds.shuffle(seed=hd.key_seed("q1"))["i"]
 
 
-def test_the_nlu_split_is_datasets_train_test_split(tmp_path, monkeypatch):
-    import datasets
-
-    rows = [{"text": f"utterance {i}", "label": i % 68} for i in range(300)]
-    split = datasets.Dataset.from_list(rows).train_test_split(test_size=0.1, seed=42)
-    monkeypatch.setattr(datasets, "load_dataset", lambda hub_id, config, split: rows)
-    examples = list(hd.icl(None, "icl_nlu", 4096))
-    assert [e.fields["question"] for e in examples] == split["test"]["text"]
-
-
 def test_balance_labels_gives_each_label_its_share():
     rows = [{"label": i % 4, "n": i} for i in range(40)]
     picked = hd.balance_labels(rows, "label", 8, seed=3)
@@ -237,26 +227,6 @@ def test_msmarco_keeps_qrels_and_shows_demo_rankings_by_label(tmp_path):
     assert examples[0].meta["qrels"] == {"00": 0, "01": 1, "02": 2}
     assert examples[0].fields["context"].startswith("[ID: 00] Document: doc 0")
     assert "Ranking: 1" in examples[0].fields["demos"] and " > " in examples[0].fields["demos"]
-
-
-def test_icl_reads_hub_rows_and_maps_labels_to_shuffled_integers(tmp_path, monkeypatch):
-    import datasets
-
-    train = [{"text": f"question {i}", "coarse_label": i % 6, "fine_label": i % 50} for i in range(600)]
-    test = [{"text": f"test question {i}", "coarse_label": i % 6, "fine_label": i % 50} for i in range(12)]
-    calls = []
-
-    def fake_load(hub_id, config, split):
-        calls.append((hub_id, split))
-        return train if split == "train" else test
-
-    monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    examples = list(hd.icl(None, "icl_trec_coarse", 4096))
-    assert ("CogComp/trec", "test") in calls and len(examples) == 12
-    context = examples[0].fields["context"]
-    assert context.count("\nlabel: ") == 200  # 200 shots at 4K
-    # each example's mapping is a permutation of the 6 labels
-    assert {int(line.split(": ")[1]) for line in context.splitlines() if line.startswith("label: ")} == set(range(6))
 
 
 def test_icl_reads_a_per_dataset_jsonl_with_a_split_column(tmp_path):

@@ -154,30 +154,81 @@ def test_trec_and_triviaqa_go_without_the_chat_template(tokenizer_dir, tmp_path)
     assert {i.id.split("/")[0] for i in items} == {"32k", "64k"}
 
 
-def test_the_hub_loader_reads_each_dataset_config(tokenizer_dir, tmp_path, monkeypatch):
-    import datasets
+PINNED = "5e628be450b7e67fb7ae6e201bd6d8f7056f7672"
+
+
+def write_data_zip(path: Path, rows: list[dict]) -> Path:
+    """THUDM/LongBench's data.zip in its real layout: one `data/<dataset>.jsonl` per dataset (the
+    LongBench-E `_e` files and the Chinese sets beside them, which are not run here)."""
+    import zipfile
+
+    by_dataset: dict[str, list[dict]] = {}
+    for r in rows:
+        by_dataset.setdefault(r["dataset"], []).append(r)
+    with zipfile.ZipFile(path, "w") as z:
+        for name, members in by_dataset.items():
+            z.writestr(f"data/{name}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in members))
+        z.writestr("data/qasper_e.jsonl", json.dumps(row("qasper", 99)) + "\n")
+        z.writestr("data/dureader.jsonl", json.dumps({**row("dureader", 0), "language": "zh"}) + "\n")
+    return path
+
+
+@pytest.fixture
+def hub_zip(tmp_path, monkeypatch):
+    """huggingface_hub.hf_hub_download serving a local data.zip, recording what was asked for."""
+    import huggingface_hub
 
     calls = []
 
-    def fake_load(hub_id, name, split):
-        calls.append((hub_id, name, split))
-        return [row(name, 0)]
+    def serve(rows):
+        path = write_data_zip(tmp_path / "data.zip", rows)
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    ctx = build_context("longbench", tokenizer_dir, tmp_path, max_context=131072)
-    items = list(lb.iter_items(ctx))
-    assert calls == [("THUDM/LongBench", d, "test") for d in lb.DATASETS]
-    assert [i.id for i in items] == [f"128k/{d}/{d}-0" for d in lb.DATASETS]
+        def download(**kwargs):
+            calls.append(kwargs)
+            return str(path)
+
+        monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+        return calls
+
+    return serve
+
+
+def test_the_hub_source_is_the_pinned_data_zip_read_per_dataset(tokenizer_dir, tmp_path, hub_zip):
+    calls = hub_zip([row(d, n) for d in lb.DATASETS for n in range(2)])
+    items = list(lb.iter_items(build_context("longbench", tokenizer_dir, tmp_path, max_context=131072)))
+    assert calls and all(c == {"repo_id": "THUDM/LongBench", "filename": "data.zip", "repo_type": "dataset", "revision": PINNED}
+                         for c in calls)
+    assert [i.id for i in items] == [f"128k/{d}/{d}-{n}" for d in lb.DATASETS for n in range(2)]
+    assert items[0].reference == ["answer0"] and items[0].meta["dataset"] == "narrativeqa"
+
+
+def test_a_dataset_missing_from_the_zip_names_the_member_expected(tokenizer_dir, tmp_path, hub_zip):
+    hub_zip([row("narrativeqa", 0)])
+    with pytest.raises(HarnessError, match=r"data\.zip: no member 'data/qasper\.jsonl'"):
+        list(lb.iter_items(build_context("longbench", tokenizer_dir, tmp_path, max_context=131072)))
+
+
+def test_a_bad_line_in_the_zip_names_the_member_and_line(tokenizer_dir, tmp_path, monkeypatch):
+    import zipfile
+
+    import huggingface_hub
+
+    path = tmp_path / "data.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data/narrativeqa.jsonl", json.dumps(row("narrativeqa", 0)) + "\n{not json\n")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda **kwargs: str(path))
+    with pytest.raises(HarnessError, match=r"data\.zip:data/narrativeqa\.jsonl:2: not valid JSON"):
+        list(lb.iter_items(build_context("longbench", tokenizer_dir, tmp_path, max_context=131072)))
 
 
 def test_an_unreachable_hub_says_to_use_data_dir(tokenizer_dir, tmp_path, monkeypatch):
-    import datasets
+    import huggingface_hub
 
-    def offline(*a, **k):
+    def offline(**kwargs):
         raise ConnectionError("Couldn't reach the Hub")
 
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(HarnessError, match="--data-dir DIR with longbench.jsonl"):
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(HarnessError, match="THUDM/LongBench@5e628be.* --data-dir DIR with longbench.jsonl"):
         list(lb.iter_items(build_context("longbench", tokenizer_dir, tmp_path, max_context=131072)))
 
 
@@ -201,6 +252,13 @@ def test_a_raw_prompt_continuation_is_scored_without_its_prompt():
     text = "Q: capital?\nAnswer: Paris\nQ: next"
     s = lb.score(item, Generation(text=text, reasoning=None, answer=text))
     assert s.value == 1.0 and s.extracted == " Paris\nQ: next"
+
+
+def test_a_saved_response_to_a_raw_prompt_item_is_the_continuation_itself():
+    # `exaone-eval score` rebuilds items without their prompts (items.without_prompt).
+    item = Item("32k/trec/1", (), ["Human being"], meta={"dataset": "trec", "raw_prompt": True, "all_classes": ["Human being"]})
+    s = lb.score(item, Generation(text="Human being\nType: next", reasoning=None, answer="Human being\nType: next"))
+    assert s.value == 1.0 and s.extracted == "Human being\nType: next"
 
 
 # ---- end to end ----------------------------------------------------------------------------------

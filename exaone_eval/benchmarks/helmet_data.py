@@ -12,7 +12,8 @@ HELMET does), once to build the drawn rows; only the small demo files are held w
 Sources. The synthetic, RAG and Re-rank sets are files of HELMET's `data/` tree (the Hub's
 `princeton-nlp/HELMET` data.tar.gz): `--data-dir DIR` with that tree as `DIR/helmet/` (or
 `DIR/data/`). ICL and LongQA / Summ come from the Hub datasets HELMET's loaders name, or
-`DIR/helmet/<name>.jsonl` in their Hub schema with a `split` column (see `HUB_SOURCES`).
+`DIR/helmet/<name>.jsonl` in their Hub schema with a `split` column; the script-only ones are read
+from files that need no loading script (`helmet_sources`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from exaone_eval.benchmarks.helmet_sources import PARQUET_SOURCES, MultiLexSum, parquet_split
 from exaone_eval.data import read_jsonl
 from exaone_eval.scoring.long_context import check_row, hub_rows
 from exaone_eval.types import HarnessError
@@ -231,7 +233,10 @@ def _hub_split(data_dir, hub_id: str, config: str | None, split: str, **kwargs) 
         if not rows:
             raise HarnessError(f"{path}: no rows with split {split!r} (HELMET needs the {split} split of {hub_id})")
         return rows
-    return list(hub_rows("helmet", hub_id, config, split, f"helmet/{name}.jsonl with a 'split' column", **kwargs))
+    data_file = f"helmet/{name}.jsonl with a 'split' column"
+    if hub_id in PARQUET_SOURCES:  # a script-only repository: its parquet files instead
+        return parquet_split(hub_id, split, data_file)
+    return list(hub_rows("helmet", hub_id, config, split, data_file, **kwargs))
 
 
 def balance_labels(rows: list[dict], label_field: str, shots: int, seed: int) -> list[dict]:
@@ -417,9 +422,14 @@ def multi_lexsum(data_dir, length: int, llama2, shots: int = 2, limit: int = 100
     65536 Llama-2 tokens, 100 of them (shuffle seed 42) when there are more, sources cut to the
     Llama-2 budget, two short summaries of train cases as demos; the judge's key points from
     HELMET's `multi_lexsum/multi_lexsum_val.jsonl`. Rows: allenai/multi_lexsum (v20230518) from
-    `DIR/helmet/multi_lexsum/{validation,train}.jsonl` or the Hub."""
+    `DIR/helmet/multi_lexsum/{validation,train}.jsonl` or the Hub's release files (helmet_sources)."""
+    hub = MultiLexSum("v20230518", "helmet/multi_lexsum/{validation,train}.jsonl")
+
     def rows(split):
-        return _split_rows(data_dir, "multi_lexsum", "allenai/multi_lexsum", "v20230518", split)
+        root = helmet_dir(data_dir)
+        if root is not None and (root / "multi_lexsum" / f"{split}.jsonl").is_file():
+            return read_jsonl(root / "multi_lexsum" / f"{split}.jsonl")
+        return hub.rows(split)
 
     def usable(row) -> bool:
         return row.get("summary/short") is not None

@@ -19,8 +19,9 @@ metrics.py):
   LongBench files under Few-shot, is not in the report's table and not run here).
 
 Item id: `<length>/<dataset>/<_id>` (one item per row and length). `[options] lengths` says which
-lengths each model gets. Data: the Hub, or `--data-dir DIR/longbench.jsonl` with the rows of all
-datasets (the `dataset` column says which), streamed row by row.
+lengths each model gets. Data: the Hub repository's `data.zip` (members `data/<dataset>.jsonl`, the
+files its loading script reads) at the pinned revision, or `--data-dir DIR/longbench.jsonl` with the
+rows of all datasets (the `dataset` column says which), streamed row by row.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from exaone_eval.data import local_file, read_jsonl
+from exaone_eval.data import hub_file, local_file, read_jsonl, read_zip_jsonl
 from exaone_eval.scoring.helmet import normalize_answer  # SQuAD's normalisation: LongBench's metrics.py has the same
 from exaone_eval.scoring.long_context import (
-    Fingerprint, PromptCache, check_row, continuation, hub_rows, label_tokens, length_label, start_build, middle_truncate,
+    Fingerprint, PromptCache, check_row, continuation, label_tokens, length_label, start_build, middle_truncate,
    
 )
 from exaone_eval.types import BuildContext, Generation, HarnessError, Item, Score
@@ -40,7 +41,8 @@ from exaone_eval.types import BuildContext, Generation, HarnessError, Item, Scor
 NEEDS_TOKENIZER = True
 """Prompts are cut in the evaluated model's own tokens: the runner skips it, saying why, without one."""
 
-HUB_ID = "THUDM/LongBench"
+ZIP_FILE = "data.zip"
+ZIP_MEMBER = "data/{dataset}.jsonl"  # LongBench.py: os.path.join(data_dir, "data", f"{task_name}.jsonl")
 FIELDS = ("input", "context", "answers", "length", "dataset", "language", "all_classes", "_id")
 
 CATEGORIES = {
@@ -170,11 +172,19 @@ def score_prediction(dataset: str, prediction: str, answers: list[str], all_clas
 def _source_rows(ctx: BuildContext, dataset: str) -> Iterator[dict]:
     path = local_file(ctx.spec, ctx.data_dir)
     if path is None:
-        yield from hub_rows("longbench", HUB_ID, dataset, "test", "longbench.jsonl")
+        yield from read_zip_jsonl(_hub_zip(ctx.spec), ZIP_MEMBER.format(dataset=dataset))
         return
     if path.suffix != ".jsonl":
         raise HarnessError(f"{path}: longbench reads JSONL (streamed row by row); convert the parquet file to longbench.jsonl")
     yield from (row for row in read_jsonl(path) if row.get("dataset") == dataset)
+
+
+def _hub_zip(spec) -> Path:
+    """The Hub repository's data.zip at the pinned revision: THUDM/LongBench holds only its loading
+    script (LongBench.py, which `datasets` >= 4 refuses) and this archive, which the script reads."""
+    if not spec.revision:
+        raise HarnessError(f"tasks/{spec.name}.toml: [source] revision is missing; LongBench's data.zip is read at a pinned commit")
+    return hub_file("longbench", spec.hub_id, ZIP_FILE, revision=spec.revision, data_file="longbench.jsonl")
 
 
 def _datasets(ctx: BuildContext) -> tuple[str, ...]:

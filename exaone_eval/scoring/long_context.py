@@ -83,8 +83,11 @@ def middle_truncate(tokenizer, prompt: str, max_length: int) -> str:
 
 def continuation(item: Item, gen: Generation) -> str:
     """The model's text for a raw-prompt item: the runner's generation text starts with the prompt
-    (a raw continuation); a saved response (`exaone-eval score`) is the continuation itself."""
+    (a raw continuation); a saved response (`exaone-eval score`) is the continuation itself, and
+    its item comes without the prompt (`items.without_prompt`), so there is nothing to cut."""
     if item.meta.get("raw_prompt"):
+        if not item.messages:
+            return gen.text
         prompt = item.messages[-1]["content"]
         if gen.text.startswith(prompt):
             return gen.text[len(prompt):]

@@ -1,0 +1,87 @@
+"""Where HELMET's Hub sets are read from when their Hub repository holds only a loading script.
+
+`datasets` >= 4 refuses loading scripts ("Dataset scripts are no longer supported"), and HELMET's
+`data.py` loads four script-only repositories. Each is read here from files that need no script,
+at a pinned revision, through `data.hub_file` (docs/data-sources.md says where each SHA was found):
+
+- CogComp/trec, xingkunliuxtracta/nlu_evaluation_data: the Hub's own parquet conversion (branch
+  `refs/convert/parquet`, files `<config>/<split>/0000.parquet`). Columns as the script's features:
+  trec `text, coarse_label, fine_label`, nlu `text, scenario, label`; labels are ClassLabel ints,
+  as the script gave them, so HELMET's `int(label)` mapping is unchanged.
+- PolyAI/banking77: the Hub's dataset viewer could not convert it (its script fails there), but a
+  commit of the repository holds the data as parquet (`data/<split>-00000-of-00001.parquet`,
+  columns `text, label`, label a ClassLabel int).
+- allenai/multi_lexsum: no parquet anywhere; its script's own source files are read and joined as
+  the script joins them: `releases/<version>/{train,dev,test}.json` (JSON lines: `case_id`,
+  `case_documents`, `summary/long|short|tiny`) and `sources.json` (`{doc id: {"doc_text": ...}}`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from exaone_eval.data import hub_file, read_jsonl, read_parquet_rows
+from exaone_eval.types import HarnessError
+
+# Hub id -> (revision, file of a split). A commit SHA where one is known; nlu's conversion commit
+# is not, so it reads the conversion branch, which the Hub may rewrite (docs/data-sources.md).
+PARQUET_SOURCES = {
+    # a commit of refs/convert/parquet
+    "CogComp/trec": ("65752bf53af25bc935a0dce92fb5b6c930728450", "default/{split}/0000.parquet"),
+    "PolyAI/banking77": ("796a4623935746f71378f0ebd435635a8ce08e50", "data/{split}-00000-of-00001.parquet"),
+    "xingkunliuxtracta/nlu_evaluation_data": ("refs/convert/parquet", "default/{split}/0000.parquet"),
+}
+
+MULTI_LEXSUM = "allenai/multi_lexsum"
+MULTI_LEXSUM_REVISION = "main"  # no commit SHA of the repository found (docs/data-sources.md)
+MULTI_LEXSUM_FILES = {"train": "train.json", "validation": "dev.json", "test": "test.json"}  # the script's split names
+
+
+def parquet_split(hub_id: str, split: str, data_file: str) -> list[dict]:
+    """One split of a script-only ICL set, from its parquet file at the pinned revision."""
+    revision, pattern = PARQUET_SOURCES[hub_id]
+    return read_parquet_rows(hub_file("helmet", hub_id, pattern.format(split=split), revision=revision, data_file=data_file))
+
+
+class MultiLexSum:
+    """Rows of one Multi-LexSum release in the script's features (`id`, `sources`, `summary/long`,
+    `summary/short`, `summary/tiny`). sources.json (most of the download) is read once, on the
+    first split asked for, and kept for the next."""
+
+    def __init__(self, version: str, data_file: str):
+        self.version, self.data_file = version, data_file
+        self._sources: dict | None = None
+
+    def _file(self, name: str) -> Path:
+        return hub_file("helmet", MULTI_LEXSUM, f"releases/{self.version}/{name}", revision=MULTI_LEXSUM_REVISION,
+                        data_file=self.data_file)
+
+    def rows(self, split: str) -> list[dict]:
+        if split not in MULTI_LEXSUM_FILES:
+            raise HarnessError(f"helmet: {MULTI_LEXSUM} has no split {split!r}; expected one of {list(MULTI_LEXSUM_FILES)}")
+        path = self._file(MULTI_LEXSUM_FILES[split])
+        sources = self._load_sources()
+        out = []
+        for i, case in enumerate(read_jsonl(path), 1):
+            missing = [f for f in ("case_id", "case_documents", "summary/long", "summary/short", "summary/tiny") if f not in case]
+            if missing:
+                raise HarnessError(f"{path}:{i}: missing field {missing[0]!r}")
+            unknown = [d for d in case["case_documents"] if "doc_text" not in sources.get(d, {})]
+            if unknown:
+                raise HarnessError(f"{path}:{i}: case {case['case_id']}: document {unknown[0]!r} has no doc_text in sources.json")
+            out.append({"id": case["case_id"], "sources": [sources[d]["doc_text"] for d in case["case_documents"]],
+                        **{k: case[k] for k in ("summary/long", "summary/short", "summary/tiny")}})
+        return out
+
+    def _load_sources(self) -> dict:
+        if self._sources is None:
+            path = self._file("sources.json")
+            try:
+                with path.open(encoding="utf-8") as f:
+                    self._sources = json.load(f)
+            except json.JSONDecodeError as e:
+                raise HarnessError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+            if not isinstance(self._sources, dict):
+                raise HarnessError(f"{path}: expected a JSON object of documents by id")
+        return self._sources
