@@ -23,6 +23,21 @@ def _csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+def _server_urls(text: str) -> str:
+    """--base-url and friends: comma-separated http(s) URLs, checked here so that `127.0.0.1:8000/v1`
+    (no scheme) is refused with the expected form instead of failing deep in the HTTP client."""
+    from urllib.parse import urlsplit
+
+    urls = _csv(text)
+    if not urls:
+        raise argparse.ArgumentTypeError("expected one or more URLs like http://127.0.0.1:8000/v1")
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise argparse.ArgumentTypeError(f"{url!r} is not a server URL; expected http://HOST:PORT/v1 (scheme, host, port and the /v1 prefix)")
+    return text
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -105,7 +120,12 @@ def build_run_config(args):
         model_name = "demo"
     model = resolve_model(model_name)
     benchmarks = [check_name(b) for b in _csv(args.benchmarks)] if args.benchmarks else list(suite.benchmarks)
-    backend = args.backend or model.backend or "openai"
+    # --base-url means "evaluate that server": it picks the openai backend even for a preset that
+    # otherwise runs in-process (the demo model), and contradicts an in-process --backend.
+    backend = args.backend or ("openai" if args.base_url else model.backend) or "openai"
+    if args.base_url and backend in ("bundled", "vllm"):
+        raise HarnessError(f"--base-url is for --backend openai; --backend {backend} runs the model in this process. "
+                           f"Drop --base-url, or drop --backend {backend} to evaluate the server")
     data_dir = Path(args.data_dir) if args.data_dir else None
     if data_dir is not None and not data_dir.is_dir():
         raise HarnessError(f"--data-dir {data_dir}: no such directory")
@@ -263,7 +283,7 @@ TOKENIZER_HELP = ("the evaluated model's tokenizer (local folder with tokenizer.
 
 def _add_generation_flags(p) -> None:
     """The flags `run` and `sweep` share: where requests go and how, which items, resume, output."""
-    p.add_argument("--base-url", help="server URL(s) for the openai backend, comma-separated, e.g. http://127.0.0.1:8000/v1; requests go to the least-loaded one")
+    p.add_argument("--base-url", type=_server_urls, help="server URL(s) for the openai backend, comma-separated, e.g. http://127.0.0.1:8000/v1; requests go to the least-loaded one")
     p.add_argument("--api-key", help="API key for the server (default: $OPENAI_API_KEY, else none)")
     p.add_argument("--limit", type=_positive, help="only the first N items of each benchmark")
     p.add_argument("--data-dir", help="folder of <benchmark>.jsonl/.parquet files in the Hub schema; they replace the Hub")
@@ -285,13 +305,13 @@ def _add_sandbox_flag(p) -> None:
 
 
 def _add_judge_flags(p) -> None:
-    p.add_argument("--judge-base-url", help="OpenAI-compatible URL of the LLM judge (WMT24++), e.g. http://127.0.0.1:8001/v1")
+    p.add_argument("--judge-base-url", type=_server_urls, help="OpenAI-compatible URL of the LLM judge (WMT24++), e.g. http://127.0.0.1:8001/v1")
     p.add_argument("--judge-model", help="the judge's model name on that server (the report used gpt-4.1)")
     p.add_argument("--judge-api-key", help="API key for the judge server (default: $JUDGE_API_KEY)")
 
 
 def _add_user_flags(p) -> None:
-    p.add_argument("--user-base-url", help="OpenAI-compatible URL of the user simulator of conversations (Tau-Bench), e.g. http://127.0.0.1:8002/v1")
+    p.add_argument("--user-base-url", type=_server_urls, help="OpenAI-compatible URL of the user simulator of conversations (Tau-Bench), e.g. http://127.0.0.1:8002/v1")
     p.add_argument("--user-model", help="the user simulator's model name on that server (default gpt-4.1-2025-04-14, the report's)")
     p.add_argument("--user-api-key", help="API key for the user simulator's server (default: $USER_API_KEY)")
 

@@ -69,7 +69,9 @@ def build_context(cfg: RunConfig, name: str) -> BuildContext:
     from exaone_eval.model.gguf import cache_root
 
     tokenizer = cfg.tokenizer
-    if tokenizer is None and cfg.backend in ("bundled", "vllm"):  # the checkpoint carries its own
+    # The checkpoint carries its own; so does a preset that names a local checkpoint (the demo
+    # model, also when it is evaluated through `serve` with --base-url).
+    if tokenizer is None and (cfg.backend in ("bundled", "vllm") or cfg.model.backend == "bundled"):
         from exaone_eval.backends import bundled_checkpoint
 
         tokenizer = str(bundled_checkpoint(cfg.model.hf_id))

@@ -47,3 +47,66 @@ def test_score_records_non_reasoning_by_default_and_the_gate_refuses_mixed_modes
     assert json.loads((tmp_path / "cand" / "run.json").read_text())["mode"] == "non-reasoning"
     assert main(["gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "cand")]) == 2
     assert "mode differs" in capsys.readouterr().err
+
+
+# ---- server URLs ----------------------------------------------------------------------------------
+
+
+def test_a_base_url_without_a_scheme_is_refused_at_parsing_with_the_expected_form(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["run", "--suite", "reasoning", "--model", "32b", "--base-url", "127.0.0.1:8000/v1"])
+    assert stop.value.code == 2
+    assert "'127.0.0.1:8000/v1' is not a server URL; expected http://HOST:PORT/v1" in capsys.readouterr().err
+
+
+def test_every_url_of_a_comma_separated_list_is_checked(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--suite", "reasoning", "--model", "32b", "--base-url", "http://a:1/v1,b:2/v1"])
+    assert "'b:2/v1' is not a server URL" in capsys.readouterr().err
+
+
+def test_a_404_from_a_base_url_without_v1_suggests_the_suffix(tmp_path, capsys):
+    """A server whose routes live under /v1 (vLLM, `serve`) answers 404 to /chat/completions."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Under_v1_only(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def _not_found(self) -> None:
+            body = b'{"detail": "Not Found"}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _not_found
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Under_v1_only)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        write_jsonl(tmp_path / "data" / "aime_2025.jsonl", AIME_ROWS[:1])
+        code = main(["run", "--suite", "reasoning", "--model", "32b", "--benchmarks", "aime_2025", "--k", "1", "--base-url", url,
+                     "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--max-retries", "0"])
+    finally:
+        server.shutdown()
+    assert code == 2
+    assert f"OpenAI-compatible servers serve under /v1, try --base-url {url}/v1" in capsys.readouterr().err
+
+
+def test_base_url_with_the_demo_preset_evaluates_that_server():
+    cfg = build_run_config(build_parser().parse_args(["run", "--suite", "demo", "--base-url", "http://127.0.0.1:8000/v1"]))
+    assert cfg.backend == "openai" and cfg.base_urls == ["http://127.0.0.1:8000/v1"] and cfg.model.hf_id == "demo"
+
+
+def test_base_url_with_an_in_process_backend_is_refused_in_one_line(capsys):
+    assert main(["run", "--suite", "demo", "--backend", "bundled", "--base-url", "http://127.0.0.1:8000/v1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--base-url is for --backend openai; --backend bundled runs the model in this process" in err

@@ -177,7 +177,7 @@ class OpenAIBackend:
                 transient = self._transient(e)
                 if not transient or attempt >= self.max_retries:
                     why = "gave up after retries" if transient else "not retried"
-                    return _failed(f"{url}: {type(e).__name__}: {_short(e)} ({why})")
+                    return _failed(f"{url}: {type(e).__name__}: {_short(e)} ({why}){_not_found_hint(url, e)}")
                 delay = self._retry_delay(attempt, e)
                 attempt += 1
             else:
@@ -337,6 +337,14 @@ def _http_client(openai):
 
 def _short(e: Exception) -> str:
     return str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+
+
+def _not_found_hint(url: str, error: Exception) -> str:
+    """A 404 from a base URL without the API's version prefix almost always means the prefix is
+    missing (`http://host:8000` instead of `http://host:8000/v1`): say so beside the error."""
+    if getattr(error, "status_code", None) != 404 or url.rstrip("/").endswith("/v1"):
+        return ""
+    return f"; the server has no such route: OpenAI-compatible servers serve under /v1, try --base-url {url.rstrip('/')}/v1"
 
 
 def _failed(message: str) -> Generation:
