@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from exaone_eval.types import HarnessError
 
-EPILOG = "Docs: README.md. Exit codes: 0 ok, 1 regression (gate), 2 usage or input error."
+EPILOG = ("Docs: README.md. Exit codes: 0 ok, 1 regression (gate), 2 usage or input error; "
+          "a run stopped by SIGINT, SIGTERM or SIGHUP: 128 + the signal (130, 143, 129).")
 
 
 def _csv(text: str) -> list[str]:
@@ -199,6 +203,33 @@ async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
                 await b.aclose()
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a run: handled exactly as Ctrl-C (SIGINT) is."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt():
+    """SIGTERM (CI systems, Kubernetes, `timeout`) and SIGHUP (a closed terminal) end a run as Ctrl-C
+    does: the work in flight is dropped, what is stored stays, and the message names the --out to
+    resume with. Without this, SIGTERM killed the process with no word."""
+    def interrupt(signum, _frame):
+        raise Interrupted(signum)
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_run(args) -> int:
     from exaone_eval.runner import scored_entries_table
 
@@ -209,10 +240,13 @@ def cmd_run(args) -> int:
         cfg.budgets = parse_budgets(args.budgets)
     print(f"exaone-eval: {cfg.suite} suite, model {cfg.model.name} ({cfg.mode}), backend {cfg.backend} -> {cfg.out}", file=sys.stderr)
     try:
-        scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
-    except KeyboardInterrupt:
-        print(f"exaone-eval: interrupted; finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to resume", file=sys.stderr)
-        return 130
+        with _stop_signals_interrupt():
+            scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        print(f"exaone-eval: interrupted ({signal.Signals(signum).name}); finished samples are saved in {cfg.out}: "
+              f"rerun the same command with --out {cfg.out} to resume", file=sys.stderr)
+        return 128 + signum
     except HarnessError:
         # Some benchmarks could not run (gated data, a dead server): show what did, then the error.
         scores_path = cfg.out / "scores.json"

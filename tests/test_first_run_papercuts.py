@@ -110,3 +110,43 @@ def test_base_url_with_an_in_process_backend_is_refused_in_one_line(capsys):
     assert main(["run", "--suite", "demo", "--backend", "bundled", "--base-url", "http://127.0.0.1:8000/v1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--base-url is for --backend openai; --backend bundled runs the model in this process" in err
+
+
+# ---- stop signals ---------------------------------------------------------------------------------
+
+
+def _slow_answer(body: dict) -> dict:
+    return {"content": "\\boxed{1}"}
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("name, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_and_sighup_end_a_run_as_ctrl_c_does_naming_the_out_to_resume_with(tmp_path, fake_server, name, code):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import pytest
+
+    server = fake_server(_slow_answer, delay=0.3)
+    write_jsonl(tmp_path / "data" / "aime_2025.jsonl", AIME_ROWS)
+    out = tmp_path / "run"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exaone_eval.cli", "run", "--suite", "reasoning", "--model", "32b", "--benchmarks", "aime_2025",
+         "--k", "50", "--concurrency", "2", "--no-progress", "--base-url", server.url, "--data-dir", str(tmp_path / "data"), "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    deadline = time.monotonic() + 60
+    while len(server.requests) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.fail(f"the run ended before it was signalled: {proc.stderr.read()}")
+    proc.send_signal(getattr(signal, name))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert f"interrupted ({name})" in err and f"--out {out}" in err and "Traceback" not in err
