@@ -500,9 +500,16 @@ def test_narrativeqa_keeps_questions_on_stories_over_128k_llama2_tokens(tokenize
 
     test = [narrativeqa_row(i, "long" if i % 2 else "short", 131073 if i % 2 else 500) for i in range(6)]
     train = [narrativeqa_row(100 + i, "t", 3) for i in range(5)]
-    monkeypatch.setattr(datasets, "load_dataset", lambda hub_id, config, split: test if split == "test" else train)
+    asked = set()
+
+    def load_dataset(hub_id, config, split, revision):
+        asked.add((hub_id, revision))
+        return test if split == "test" else train
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     llama2 = load_tokenizer(str(tokenizer_dir))
     examples = list(hd.narrativeqa(None, 32768, llama2))
+    assert asked == {("deepmind/narrativeqa", "2e643e7363944af1c33a652d1c87320d0871c4e4")}
     assert sorted(e.fields["question"] for e in examples) == ["who is 1?", "who is 3?", "who is 5?"]
     e = examples[0]
     assert e.answer == [f"hero {e.fields['question'][7]}", "x"] and e.fields["context"].endswith(hd.OMITTED)

@@ -134,17 +134,20 @@ def test_banking77_is_read_from_the_commit_that_holds_its_parquet_files(hub):
     assert len(examples) == 5 and examples[0].fields["context"].count("\nlabel: ") == 180
 
 
+NLU_REVISION = "e71b2fe9a42ca804d595f3749b665f2eed896e8e"  # a commit of refs/convert/parquet
+
+
 def test_the_nlu_split_is_datasets_train_test_split_of_the_converted_train_parquet(hub):
     import datasets
     from datasets import ClassLabel, Value
 
     root, requests = hub
     rows = [{"scenario": f"s{i % 18}", "label": i % 68, "text": f"utterance {i}"} for i in range(300)]
-    write_parquet(root / "xingkunliuxtracta/nlu_evaluation_data" / "refs/convert/parquet" / "default/train/0000.parquet", rows,
+    write_parquet(root / "xingkunliuxtracta/nlu_evaluation_data" / NLU_REVISION / "default/train/0000.parquet", rows,
                   {"scenario": Value("string"), "label": ClassLabel(num_classes=68), "text": Value("string")})
     split = datasets.Dataset.from_list(rows).train_test_split(test_size=0.1, seed=42)
     examples = list(hd.icl(None, "icl_nlu", 4096))
-    assert requests == [("xingkunliuxtracta/nlu_evaluation_data", "dataset", "refs/convert/parquet", "default/train/0000.parquet")]
+    assert requests == [("xingkunliuxtracta/nlu_evaluation_data", "dataset", NLU_REVISION, "default/train/0000.parquet")]
     assert [e.fields["question"] for e in examples] == split["test"]["text"]
 
 
@@ -156,8 +159,11 @@ def test_a_missing_converted_file_says_which_and_how_to_run_offline(hub):
 
 # ---- Multi-LexSum: the script's own release files ------------------------------------------------------
 
+MULTI_LEXSUM_REVISION = "055f5fa5300a5fdefb5b691c4d6c1e58f485b379"
+
+
 def write_multi_lexsum(root: Path, cases: dict[str, list[dict]], sources: dict) -> None:
-    base = root / "allenai/multi_lexsum" / "main" / "releases" / "v20230518"
+    base = root / "allenai/multi_lexsum" / MULTI_LEXSUM_REVISION / "releases" / "v20230518"
     base.mkdir(parents=True)
     for name, rows in cases.items():
         (base / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -180,7 +186,7 @@ def test_multi_lexsum_rows_join_each_case_with_its_source_documents(hub):
     assert source.rows("train")[0]["summary/short"] is None
     files = [r[3] for r in requests]
     assert files == ["releases/v20230518/dev.json", "releases/v20230518/sources.json", "releases/v20230518/train.json"]
-    assert {r[:3] for r in requests} == {("allenai/multi_lexsum", "dataset", "main")}  # sources.json read once
+    assert {r[:3] for r in requests} == {("allenai/multi_lexsum", "dataset", MULTI_LEXSUM_REVISION)}  # sources.json read once
 
 
 def test_a_case_whose_document_is_not_in_sources_json_is_named(hub):
@@ -192,9 +198,8 @@ def test_a_case_whose_document_is_not_in_sources_json_is_named(hub):
 
 # ---- pins ----------------------------------------------------------------------------------------------
 
-# Hub sets no public code pins by a full commit SHA (docs/data-sources.md lists them). helmet's
-# hub_id names HELMET's own data tree, which the user brings (--data-dir); it is never downloaded.
-UNPINNED = {"gpqa_diamond", "kmmlu_pro", "kmmlu_redux", "ksm", "math500_es", "wmt24pp_es"}
+# Hub sets no public code pins by a full commit SHA (docs/data-sources.md lists them).
+UNPINNED = {"kmmlu_pro", "kmmlu_redux", "ksm", "math500_es"}
 
 
 def test_every_hub_set_is_pinned_to_a_commit_or_listed_as_unpinned():
@@ -202,10 +207,37 @@ def test_every_hub_set_is_pinned_to_a_commit_or_listed_as_unpinned():
 
     from exaone_eval.benchmarks import all_specs
 
-    hub = {s.name: s.revision for s in all_specs() if s.hub_id and s.status == "ready" and s.name != "helmet"}
+    specs = {s.name: s for s in all_specs() if s.hub_id and s.status == "ready"}
+    hub = {name: s.revision for name, s in specs.items()}
     assert {name for name, revision in hub.items() if revision is None} == UNPINNED
-    assert all(re.fullmatch(r"[0-9a-f]{40}", revision) for revision in hub.values() if revision is not None)
-    # HELMET's script-only sets: a commit, or the conversion branch where no commit is known
-    assert all(re.fullmatch(r"[0-9a-f]{40}", rev) or rev == "refs/convert/parquet" for rev, _ in hs.PARQUET_SOURCES.values())
+    # HELMET's sets, all at a commit: its own data tree (tasks/helmet.toml), the script-only sets read
+    # from files, and the sets `datasets` loads as they are
+    helmet = [hub["helmet"], hs.MULTI_LEXSUM_REVISION, *(rev for rev, _ in hs.PARQUET_SOURCES.values()),
+              *hs.HUB_REVISIONS.values()]
+    pins = [r for r in hub.values() if r is not None] + helmet
+    assert all(re.fullmatch(r"[0-9a-f]{40}", rev) for rev in pins)
     text = (Path(__file__).resolve().parents[1] / "docs" / "data-sources.md").read_text()
-    assert all(rev in text for rev, _ in hs.PARQUET_SOURCES.values()) and all(r in text for r in hub.values() if r)
+    assert [rev for rev in pins if rev not in text] == []
+    unpinned_table = text[text.index("**Unpinned**"):]
+    assert all(specs[name].hub_id in unpinned_table for name in UNPINNED)
+
+
+def test_helmet_loads_each_datasets_set_at_its_pinned_commit(monkeypatch):
+    import datasets
+
+    asked = []
+
+    def fake_load(path, name=None, split=None, revision=None, **kwargs):
+        asked.append((path, name, split, revision))
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(data, "_hub_unreachable", None)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    for load in (lambda: hd.icl(None, "icl_clinic150", 4096), lambda: hd._infbench_rows(None, "longbook_qa_eng"),
+                 lambda: hd.narrativeqa(None, 4096, None)):
+        monkeypatch.setattr(data, "_hub_unreachable", None)
+        with pytest.raises(HarnessError):
+            list(load())
+    assert asked == [("clinc/clinc_oos", "plus", "train", hs.HUB_REVISIONS["clinc/clinc_oos"]),
+                     ("xinrongzhang2022/InfiniteBench", None, "longbook_qa_eng", hs.HUB_REVISIONS["xinrongzhang2022/InfiniteBench"]),
+                     ("deepmind/narrativeqa", None, "test", hs.HUB_REVISIONS["deepmind/narrativeqa"])]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from exaone_eval.benchmarks.helmet_sources import PARQUET_SOURCES, MultiLexSum, parquet_split
+from exaone_eval.benchmarks.helmet_sources import HUB_REVISIONS, PARQUET_SOURCES, MultiLexSum, parquet_split
 from exaone_eval.data import read_jsonl
 from exaone_eval.scoring.long_context import check_row, hub_rows
 from exaone_eval.types import HarnessError
@@ -73,7 +73,8 @@ def data_file(data_dir, relative: str) -> Path:
         where = f"{Path(data_dir) / 'helmet' / relative}" if data_dir else f"DIR/helmet/{relative}"
         raise HarnessError(
             f"helmet: {where} not found: HELMET's synthetic, RAG and Re-rank sets are files of its data/ tree "
-            "(princeton-nlp/HELMET on the Hub, data.tar.gz): pass --data-dir DIR with that tree extracted as DIR/helmet/"
+            "(princeton-nlp/HELMET on the Hub, data.tar.gz at the revision tasks/helmet.toml pins): pass --data-dir DIR "
+            "with that tree extracted as DIR/helmet/"
         )
     return root / relative
 
@@ -216,10 +217,10 @@ ICL = {
     "icl_trec_coarse": ("CogComp/trec", None, "test", "text", "coarse_label", 6, (200, 400, 800, 1600, 3300, 6600)),
     "icl_trec_fine": ("CogComp/trec", None, "test", "text", "fine_label", 50, (200, 400, 800, 1600, 3200, 6400)),
     "icl_banking77": ("PolyAI/banking77", None, "test", "text", "label", 77, (180, 360, 720, 1450, 2900, 5900)),
-    "icl_clinic150": ("clinc_oos", "plus", "validation", "text", "intent", 151, (220, 440, 880, 1750, 3525, 7050)),
+    "icl_clinic150": ("clinc/clinc_oos", "plus", "validation", "text", "intent", 151, (220, 440, 880, 1750, 3525, 7050)),
     "icl_nlu": ("xingkunliuxtracta/nlu_evaluation_data", None, None, "text", "label", 68, (250, 510, 1020, 2040, 4080, 8296)),
 }
-ICL_FILES = {"CogComp/trec": "trec", "PolyAI/banking77": "banking77", "clinc_oos": "clinc_oos",
+ICL_FILES = {"CogComp/trec": "trec", "PolyAI/banking77": "banking77", "clinc/clinc_oos": "clinc_oos",
              "xingkunliuxtracta/nlu_evaluation_data": "nlu_evaluation_data"}
 
 
@@ -236,7 +237,7 @@ def _hub_split(data_dir, hub_id: str, config: str | None, split: str, **kwargs) 
     data_file = f"helmet/{name}.jsonl with a 'split' column"
     if hub_id in PARQUET_SOURCES:  # a script-only repository: its parquet files instead
         return parquet_split(hub_id, split, data_file)
-    return list(hub_rows("helmet", hub_id, config, split, data_file, **kwargs))
+    return list(hub_rows("helmet", hub_id, config, split, data_file, revision=HUB_REVISIONS[hub_id], **kwargs))
 
 
 def balance_labels(rows: list[dict], label_field: str, shots: int, seed: int) -> list[dict]:
@@ -320,7 +321,8 @@ def _infbench_rows(data_dir, split: str) -> list[dict]:
         raise HarnessError(f"helmet: loading InfiniteBench needs datasets ({e})") from None
     features = Features({"id": Value("int64"), "context": Value("string"), "input": Value("string"),
                          "answer": Sequence(Value("string")), "options": Sequence(Value("string"))})
-    return list(hub_rows("helmet", "xinrongzhang2022/infinitebench", None, split, f"helmet/infbench/{split}.jsonl",
+    hub_id = "xinrongzhang2022/InfiniteBench"
+    return list(hub_rows("helmet", hub_id, None, split, f"helmet/infbench/{split}.jsonl", revision=HUB_REVISIONS[hub_id],
                          features=features))
 
 
@@ -374,7 +376,7 @@ def _split_rows(data_dir, name: str, hub_id: str, config: str | None, split: str
     root = helmet_dir(data_dir)
     if root is not None and (root / name / f"{split}.jsonl").is_file():
         return read_jsonl(root / name / f"{split}.jsonl")
-    return hub_rows("helmet", hub_id, config, split, f"helmet/{name}/{split}.jsonl", **kwargs)
+    return hub_rows("helmet", hub_id, config, split, f"helmet/{name}/{split}.jsonl", revision=HUB_REVISIONS[hub_id], **kwargs)
 
 
 def _seeded_demo_indices(n: int, key: str, shots: int) -> list[int]:
@@ -389,7 +391,7 @@ def narrativeqa(data_dir, length: int, llama2, shots: int = 2, limit: int = 100)
     two question/answer demos from the train split. Rows: the Hub's `narrativeqa` schema, from
     `DIR/helmet/narrativeqa/{test,train}.jsonl` or the Hub."""
     def rows(split):
-        return _split_rows(data_dir, "narrativeqa", "narrativeqa", None, split)
+        return _split_rows(data_dir, "narrativeqa", "deepmind/narrativeqa", None, split)
 
     doc_tokens: dict[str, int] = {}  # one story serves many questions: count it once
     long_enough = []

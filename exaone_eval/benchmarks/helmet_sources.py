@@ -4,8 +4,8 @@
 `data.py` loads four script-only repositories. Each is read here from files that need no script,
 at a pinned revision, through `data.hub_file` (docs/data-sources.md says where each SHA was found):
 
-- CogComp/trec, xingkunliuxtracta/nlu_evaluation_data: the Hub's own parquet conversion (branch
-  `refs/convert/parquet`, files `<config>/<split>/0000.parquet`). Columns as the script's features:
+- CogComp/trec, xingkunliuxtracta/nlu_evaluation_data: the Hub's own parquet conversion (a commit
+  of branch `refs/convert/parquet`, files `<config>/<split>/0000.parquet`). Columns as the script's features:
   trec `text, coarse_label, fine_label`, nlu `text, scenario, label`; labels are ClassLabel ints,
   as the script gave them, so HELMET's `int(label)` mapping is unchanged.
 - PolyAI/banking77: the Hub's dataset viewer could not convert it (its script fails there), but a
@@ -24,17 +24,26 @@ from pathlib import Path
 from exaone_eval.data import hub_file, read_jsonl, read_parquet_rows
 from exaone_eval.types import HarnessError
 
-# Hub id -> (revision, file of a split). A commit SHA where one is known; nlu's conversion commit
-# is not, so it reads the conversion branch, which the Hub may rewrite (docs/data-sources.md).
+# Hub id -> (revision, file of a split); each revision a commit SHA (docs/data-sources.md).
 PARQUET_SOURCES = {
     # a commit of refs/convert/parquet
     "CogComp/trec": ("65752bf53af25bc935a0dce92fb5b6c930728450", "default/{split}/0000.parquet"),
     "PolyAI/banking77": ("796a4623935746f71378f0ebd435635a8ce08e50", "data/{split}-00000-of-00001.parquet"),
-    "xingkunliuxtracta/nlu_evaluation_data": ("refs/convert/parquet", "default/{split}/0000.parquet"),
+    # a commit of refs/convert/parquet
+    "xingkunliuxtracta/nlu_evaluation_data": ("e71b2fe9a42ca804d595f3749b665f2eed896e8e", "default/{split}/0000.parquet"),
 }
 
 MULTI_LEXSUM = "allenai/multi_lexsum"
-MULTI_LEXSUM_REVISION = "main"  # no commit SHA of the repository found (docs/data-sources.md)
+MULTI_LEXSUM_REVISION = "055f5fa5300a5fdefb5b691c4d6c1e58f485b379"
+
+# The sets HELMET's loaders read with `datasets` as they are: Hub id -> the commit they load at
+# (docs/data-sources.md). The ids are the repositories' own; HELMET names the first two by their
+# old names (`clinc_oos`, `narrativeqa`), which the Hub redirects to these.
+HUB_REVISIONS = {
+    "clinc/clinc_oos": "155b9c710419136e17307b80d0a13e68cd46b4ec",
+    "deepmind/narrativeqa": "2e643e7363944af1c33a652d1c87320d0871c4e4",
+    "xinrongzhang2022/InfiniteBench": "90f0394333616266d9fe85824ceaf505093cbaa5",
+}
 MULTI_LEXSUM_FILES = {"train": "train.json", "validation": "dev.json", "test": "test.json"}  # the script's split names
 
 
