@@ -208,6 +208,40 @@ def test_call_based_verdicts_follow_lcb_runner(box, label, code, expected, faile
     assert (result["verdict"], result["failed_test"]) == (expected, failed_test), result
 
 
+NUMPY_PAIR = ("import numpy as np\n\nclass Solution:\n    def twoSum(self, nums, target):\n        a = np.array(nums)\n"
+              "        i, j = np.argwhere(np.triu(a[:, None] + a[None, :] == target, 1))[0]\n        return sorted([int(i), int(j)])\n")
+
+
+def test_a_call_based_solution_that_imports_numpy_and_uses_it_passes(box):
+    # lcb_runner's process has numpy loaded before its guard disables os.putenv (which numpy's
+    # import calls), so this passes there; the driver pre-imports it the same way.
+    result = verdict(box, NUMPY_PAIR, PAIR_ROW)
+    assert (result["verdict"], result["error"]) == ("passed", None), result
+
+
+def test_a_stdin_solution_that_imports_numpy_passes(box):
+    code = "import numpy as np\nvalues = np.array(input().split(), dtype=np.int64)\nprint(int(values.sum()))"
+    result = verdict(box, code, SUM_ROW)
+    assert (result["verdict"], result["error"]) == ("passed", None), result
+
+
+def test_a_solution_that_imports_multiprocessing_passes(box):
+    # multiprocessing's import calls os.getcwd, which the guard disables: loaded before it, as there.
+    code = "import multiprocessing\na, b = map(int, input().split())\nprint(a + b)"
+    assert verdict(box, code, SUM_ROW)["verdict"] == "passed"
+
+
+def test_the_sandbox_preloads_every_module_the_driver_imports_before_its_guard():
+    # Otherwise each run would import them itself (numpy: ~0.1 s) instead of finding them loaded.
+    import ast
+
+    tree = ast.parse(verdicts.driver_source())
+    imports = next(ast.literal_eval(node.value) for node in tree.body
+                   if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "LCB_RUNNER_IMPORTS")
+    assert "numpy" in imports and "multiprocessing" in imports
+    assert set(imports) <= set(sandbox.PRELOAD)
+
+
 def test_a_returned_integer_of_5000_digits_is_compared_exactly(box):
     big = "7" * 5000
     row_ = row("big", tests=[{"input": "1", "output": big}], fn_name="f", starter="class Solution:\n    def f(self, x):\n        ")

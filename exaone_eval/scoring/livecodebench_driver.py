@@ -16,6 +16,24 @@ import json
 import os
 import signal
 import sys
+import types
+
+# What lcb_runner's testing process has imported before run_test calls reliability_guard: the
+# top-level imports of the lcb_runner.evaluation modules (compute_code_generation_metrics.py, whose
+# forked multiprocessing.Process calls run_test; testing_util.py; utils_execute.py, loaded by the
+# package's __init__), in their order, but for tqdm (a progress bar, which imports fine after the
+# guard). A solution's own `import numpy` is then a lookup there. It matters for numpy and
+# multiprocessing: importing either after the guard fails (numpy calls os.putenv, multiprocessing
+# os.getcwd at import), so without this a solution that imports them fails here and passes there.
+# The sandbox's slot process preloads the same modules (sandbox.PRELOAD), so these are lookups here
+# too; one that is missing (not installed) is skipped.
+LCB_RUNNER_IMPORTS = ("multiprocessing", "concurrent.futures", "numpy", "faulthandler", "platform",
+                      "unittest.mock", "enum", "decimal", "time", "contextlib", "tempfile")
+for _module in LCB_RUNNER_IMPORTS:
+    try:
+        __import__(_module)
+    except Exception:
+        pass
 
 JOB = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "job.json"), encoding="utf-8"))
 _send({"ready": True})
