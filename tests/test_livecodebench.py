@@ -242,6 +242,33 @@ def test_the_sandbox_preloads_every_module_the_driver_imports_before_its_guard()
     assert set(imports) <= set(sandbox.PRELOAD)
 
 
+def test_a_stdin_program_with_a_top_level_class_solution_is_a_runtime_error_as_in_lcb_runner(box):
+    # compile_code looks the entry up on `Solution()` wherever "class Solution" is in the code;
+    # make_function has moved the class into wrapped_function, so lcb_runner gives -4 on every test.
+    code = "class Solution:\n    def solve(self):\n        a, b = map(int, input().split())\n        print(a + b)\n\nSolution().solve()"
+    result = verdict(box, code, SUM_ROW)
+    assert (result["verdict"], result["failed_test"]) == ("runtime error", 0), result
+    assert "Solution" in result["error"]
+
+
+ENTRY_CASES = [
+    ("a stdin program whose class name starts with Solution fails (a substring test)",
+     "class SolutionFinder:\n    pass\n\na, b = map(int, input().split())\nprint(a + b)", SUM_ROW, "runtime error"),
+    ("a stdin program naming class Solution only in a comment passes (make_function drops comments)",
+     "# not a class Solution here\na, b = map(int, input().split())\nprint(a + b)", SUM_ROW, "passed"),
+    ("a stdin program with a __main__ guard and a class Solution fails",
+     "class Solution:\n    def solve(self):\n        a, b = map(int, input().split())\n        print(a + b)\n\n"
+     "if __name__ == '__main__':\n    Solution().solve()", SUM_ROW, "runtime error"),
+    ("a call-based solution defining the function at top level passes",
+     "def twoSum(nums, target):\n    return [0, 1] if target == 9 else [1, 2]", PAIR_ROW, "passed"),
+]
+
+
+@pytest.mark.parametrize("label, code, row_, expected", ENTRY_CASES, ids=[c[0] for c in ENTRY_CASES])
+def test_the_entry_is_looked_up_as_lcb_runners_compile_code_does(box, label, code, row_, expected):
+    assert verdict(box, code, row_)["verdict"] == expected
+
+
 def test_a_returned_integer_of_5000_digits_is_compared_exactly(box):
     big = "7" * 5000
     row_ = row("big", tests=[{"input": "1", "output": big}], fn_name="f", starter="class Solution:\n    def f(self, x):\n        ")

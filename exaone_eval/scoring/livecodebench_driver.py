@@ -221,22 +221,23 @@ def main():
     sys.set_int_max_str_digits(50000)
     code, fn_name, inputs, cap = JOB["code"], JOB["fn_name"], JOB["inputs"], JOB["output_chars"]
     lcb_guard()
-    module = {"__name__": "tmp_sol", "__builtins__": builtins}
     try:
         if fn_name is None:
-            source = as_function(hoist_main_guard(code))
+            source, entry = as_function(hoist_main_guard(code)), "wrapped_function"
         else:
-            source = PREAMBLE + "\n" + code
+            source, entry = PREAMBLE + "\n" + code, fn_name
             arguments = [[json.loads(line) for line in text.split("\n")] for text in inputs]
         start_timer()
         try:
-            exec(source, module)
-            if fn_name is None:
-                function = module["wrapped_function"]
-            elif "class Solution" in source:
-                function = getattr(module["Solution"](), fn_name)
-            else:
-                function = module[fn_name]
+            # lcb_runner's compile_code, for both kinds of problem: wherever the text "class
+            # Solution" occurs in the code (after a stdin program's wrapping, which drops comments),
+            # the entry is looked up on a `Solution()` instance. A stdin program's top-level class
+            # has moved into wrapped_function by then, so `Solution` is missing and the program
+            # fails there (-4 on every test): it fails here too.
+            module = types.ModuleType("tmp_sol", "")
+            exec(source, module.__dict__)
+            compiled = module.Solution() if "class Solution" in source else module
+            function = getattr(compiled, entry)  # get_function: a missing entry is lcb_runner's -4 as well
         finally:
             stop_timer()
     except BaseException as e:  # does not compile, or its top level fails: lcb_runner's -4 for every test
