@@ -1,14 +1,16 @@
 # LiveCodeBench's test driver. It runs INSIDE the sandbox only (exaone_eval/sandbox.py prepends
-# its GUARD prelude, which defines `_send`); the harness never imports it. Standard library only.
+# its GUARD prelude, which defines `_send`); the harness never imports it. It needs the standard
+# library only (numpy is pre-imported where it is installed, as lcb_runner's process has it).
 #
 # It reproduces lcb_runner/evaluation/testing_util.py (LiveCodeBench/LiveCodeBench @ 28fef95,
-# after the 2025-05 `sys.stdin.buffer` fix): the same import preamble, the same wrapping of a
-# stdin program into a function, the same patched stdin and captured stdout, a `Solution()`
-# instance reused across call-based tests, the per-test timer, and the same "os.kill = None"
-# style guard. What differs: the expected outputs never enter the sandbox. Each test's output
-# (stdout text, or the returned value as tagged JSON) is sent back and the harness compares it
-# (scoring/livecodebench.py), stopping the run at the first failure; so code cannot forge a
-# verdict it did not earn.
+# after the 2025-05 `sys.stdin.buffer` fix): the same modules loaded before the guard, the same
+# import preamble, the same wrapping of a stdin program into a function, the same entry lookup
+# (compile_code: a `Solution()` instance wherever "class Solution" is in the code, reused across
+# tests), the same patched stdin and captured stdout, the per-test timer, and the same
+# "os.kill = None" style guard. What differs: the expected outputs never enter the sandbox. Each
+# test's output (stdout text, or the returned value as tagged JSON) is sent back and the harness
+# compares it (scoring/livecodebench.py), stopping the run at the first failure; so code cannot
+# forge a verdict it did not earn.
 import ast
 import builtins
 import io
