@@ -18,6 +18,7 @@ ratio (the target: sandboxed >= 0.5x in-host).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import multiprocessing
 import os
@@ -101,6 +102,10 @@ def run_in_host(solutions, reference, timeout_s: float, workers: int) -> tuple[l
             (root / str(i) / "job.json").write_text(json.dumps({"code": code, "fn_name": None, "inputs": reference["inputs"],
                                                                  "timeout_s": timeout_s, "output_chars": 32 << 20}))
             jobs.append((str(root / str(i)), reference))
+        # lcb_runner's process has numpy and the rest of the driver's pre-guard imports loaded
+        # before it forks a solution's process; without them here each fork would import them.
+        for name in judging.driver_imports():
+            importlib.import_module(name)
         started = time.perf_counter()
         # One solution per forked worker (maxtasksperchild=1): the driver's guard disables os
         # functions in the process it runs in, as lcb_runner's does, so a worker is not reused.

@@ -208,6 +208,63 @@ def test_call_based_verdicts_follow_lcb_runner(box, label, code, expected, faile
     assert (result["verdict"], result["failed_test"]) == (expected, failed_test), result
 
 
+NUMPY_PAIR = ("import numpy as np\n\nclass Solution:\n    def twoSum(self, nums, target):\n        a = np.array(nums)\n"
+              "        i, j = np.argwhere(np.triu(a[:, None] + a[None, :] == target, 1))[0]\n        return sorted([int(i), int(j)])\n")
+
+
+def test_a_call_based_solution_that_imports_numpy_and_uses_it_passes(box):
+    # lcb_runner's process has numpy loaded before its guard disables os.putenv (which numpy's
+    # import calls), so this passes there; the driver pre-imports it the same way.
+    result = verdict(box, NUMPY_PAIR, PAIR_ROW)
+    assert (result["verdict"], result["error"]) == ("passed", None), result
+
+
+def test_a_stdin_solution_that_imports_numpy_passes(box):
+    code = "import numpy as np\nvalues = np.array(input().split(), dtype=np.int64)\nprint(int(values.sum()))"
+    result = verdict(box, code, SUM_ROW)
+    assert (result["verdict"], result["error"]) == ("passed", None), result
+
+
+def test_a_solution_that_imports_multiprocessing_passes(box):
+    # multiprocessing's import calls os.getcwd, which the guard disables: loaded before it, as there.
+    code = "import multiprocessing\na, b = map(int, input().split())\nprint(a + b)"
+    assert verdict(box, code, SUM_ROW)["verdict"] == "passed"
+
+
+def test_the_sandbox_preloads_every_module_the_driver_imports_before_its_guard():
+    # Otherwise each run would import them itself (numpy: ~0.1 s) instead of finding them loaded.
+    imports = verdicts.driver_imports()
+    assert "numpy" in imports and "multiprocessing" in imports
+    assert set(imports) <= set(sandbox.PRELOAD)
+
+
+def test_a_stdin_program_with_a_top_level_class_solution_is_a_runtime_error_as_in_lcb_runner(box):
+    # compile_code looks the entry up on `Solution()` wherever "class Solution" is in the code;
+    # make_function has moved the class into wrapped_function, so lcb_runner gives -4 on every test.
+    code = "class Solution:\n    def solve(self):\n        a, b = map(int, input().split())\n        print(a + b)\n\nSolution().solve()"
+    result = verdict(box, code, SUM_ROW)
+    assert (result["verdict"], result["failed_test"]) == ("runtime error", 0), result
+    assert "Solution" in result["error"]
+
+
+ENTRY_CASES = [
+    ("a stdin program whose class name starts with Solution fails (a substring test)",
+     "class SolutionFinder:\n    pass\n\na, b = map(int, input().split())\nprint(a + b)", SUM_ROW, "runtime error"),
+    ("a stdin program naming class Solution only in a comment passes (make_function drops comments)",
+     "# not a class Solution here\na, b = map(int, input().split())\nprint(a + b)", SUM_ROW, "passed"),
+    ("a stdin program with a __main__ guard and a class Solution fails",
+     "class Solution:\n    def solve(self):\n        a, b = map(int, input().split())\n        print(a + b)\n\n"
+     "if __name__ == '__main__':\n    Solution().solve()", SUM_ROW, "runtime error"),
+    ("a call-based solution defining the function at top level passes",
+     "def twoSum(nums, target):\n    return [0, 1] if target == 9 else [1, 2]", PAIR_ROW, "passed"),
+]
+
+
+@pytest.mark.parametrize("label, code, row_, expected", ENTRY_CASES, ids=[c[0] for c in ENTRY_CASES])
+def test_the_entry_is_looked_up_as_lcb_runners_compile_code_does(box, label, code, row_, expected):
+    assert verdict(box, code, row_)["verdict"] == expected
+
+
 def test_a_returned_integer_of_5000_digits_is_compared_exactly(box):
     big = "7" * 5000
     row_ = row("big", tests=[{"input": "1", "output": big}], fn_name="f", starter="class Solution:\n    def f(self, x):\n        ")

@@ -192,6 +192,43 @@ def test_writing_to_stdin_fails(box):
     assert result["verdict"] == "runtime error"
 
 
+# ---- numpy and multiprocessing are loaded before LiveCodeBench's guard: the guard still holds ----------
+# Each attack runs after the imports worked (it says so on stderr) and prints the expected "3" only
+# when it worked too.
+LOADED = "import multiprocessing, numpy, os, posix, subprocess, sys\nprint('loaded', file=sys.stderr)\n"
+GUARDED_AFTER_NUMPY = [
+    ("os.system", "os.system('true')"),
+    ("os.putenv", "os.putenv('EXAONE_X', '1')"),
+    ("os.getcwd", "os.getcwd()"),
+    ("subprocess", "subprocess.run([sys.executable, '-c', 'pass'])"),
+    ("posix.system", "posix.system('true')"),
+    ("a multiprocessing pool", "multiprocessing.Pool(2).map(abs, [1, 2])"),
+]
+
+
+@pytest.mark.parametrize("label, attack", GUARDED_AFTER_NUMPY, ids=[c[0] for c in GUARDED_AFTER_NUMPY])
+def test_process_and_os_functions_stay_disabled_with_numpy_and_multiprocessing_loaded(box, label, attack):
+    result, _ = judge(box, LOADED + attack + "\nprint(3)", ONE_TEST_ROW)
+    assert result["verdict"] == "runtime error" and "loaded" in result["stderr_tail"], result
+
+
+def test_ctypes_cannot_be_imported_even_with_numpy_loaded(box):
+    result, _ = judge(box, "import numpy\nimport ctypes\nprint(3)", ONE_TEST_ROW)
+    assert result["verdict"] == "runtime error" and "_ctypes is not allowed" in result["error"]
+
+
+def test_the_raw_ctypes_module_cannot_be_imported(box):
+    # Its pointer types read and write any memory without an audit event.
+    result, _ = judge(box, "import _ctypes\nprint(3)", ONE_TEST_ROW)
+    assert result["verdict"] == "runtime error" and "_ctypes is not allowed" in result["error"]
+
+
+def test_numpy_leaves_no_ctypes_module_loaded_in_the_run(box):
+    code = "import sys, numpy\nprint(3 if {'ctypes', '_ctypes'} & set(k for k, v in sys.modules.items() if v) else 0)"
+    result, _ = judge(box, code, ONE_TEST_ROW)
+    assert result["verdict"] == "wrong answer", result
+
+
 # ---- the namespaces alone (the audit hook off): what bwrap contains by itself ---------------------------
 
 

@@ -6,6 +6,7 @@ stopping at the first failure. The expected outputs never leave the harness.
 
 from __future__ import annotations
 
+import ast
 import json
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -134,3 +135,11 @@ def run_tests(code: str, reference: dict, *, timeout_s: float, memory_mb: int, o
 @lru_cache(maxsize=1)
 def driver_source() -> str:
     return resources.files("exaone_eval.scoring").joinpath("livecodebench_driver.py").read_text(encoding="utf-8")
+
+
+def driver_imports() -> tuple[str, ...]:
+    """The modules the driver imports before its guard, as lcb_runner's process has them loaded
+    (its LCB_RUNNER_IMPORTS; the driver runs only inside the sandbox, so it is read, not imported)."""
+    tree = ast.parse(driver_source())
+    return next(ast.literal_eval(node.value) for node in tree.body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "LCB_RUNNER_IMPORTS")

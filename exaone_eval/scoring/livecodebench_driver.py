@@ -1,14 +1,16 @@
 # LiveCodeBench's test driver. It runs INSIDE the sandbox only (exaone_eval/sandbox.py prepends
-# its GUARD prelude, which defines `_send`); the harness never imports it. Standard library only.
+# its GUARD prelude, which defines `_send`); the harness never imports it. It needs the standard
+# library only (numpy is pre-imported where it is installed, as lcb_runner's process has it).
 #
 # It reproduces lcb_runner/evaluation/testing_util.py (LiveCodeBench/LiveCodeBench @ 28fef95,
-# after the 2025-05 `sys.stdin.buffer` fix): the same import preamble, the same wrapping of a
-# stdin program into a function, the same patched stdin and captured stdout, a `Solution()`
-# instance reused across call-based tests, the per-test timer, and the same "os.kill = None"
-# style guard. What differs: the expected outputs never enter the sandbox. Each test's output
-# (stdout text, or the returned value as tagged JSON) is sent back and the harness compares it
-# (scoring/livecodebench.py), stopping the run at the first failure; so code cannot forge a
-# verdict it did not earn.
+# after the 2025-05 `sys.stdin.buffer` fix): the same modules loaded before the guard, the same
+# import preamble, the same wrapping of a stdin program into a function, the same entry lookup
+# (compile_code: a `Solution()` instance wherever "class Solution" is in the code, reused across
+# tests), the same patched stdin and captured stdout, the per-test timer, and the same
+# "os.kill = None" style guard. What differs: the expected outputs never enter the sandbox. Each
+# test's output (stdout text, or the returned value as tagged JSON) is sent back and the harness
+# compares it (scoring/livecodebench.py), stopping the run at the first failure; so code cannot
+# forge a verdict it did not earn.
 import ast
 import builtins
 import io
@@ -16,6 +18,24 @@ import json
 import os
 import signal
 import sys
+import types
+
+# What lcb_runner's testing process has imported before run_test calls reliability_guard: the
+# top-level imports of the lcb_runner.evaluation modules (compute_code_generation_metrics.py, whose
+# forked multiprocessing.Process calls run_test; testing_util.py; utils_execute.py, loaded by the
+# package's __init__), in their order, but for tqdm (a progress bar, which imports fine after the
+# guard). A solution's own `import numpy` is then a lookup there. It matters for numpy and
+# multiprocessing: importing either after the guard fails (numpy calls os.putenv, multiprocessing
+# os.getcwd at import), so without this a solution that imports them fails here and passes there.
+# The sandbox's slot process preloads the same modules (sandbox.PRELOAD), so these are lookups here
+# too; one that is missing (not installed) is skipped.
+LCB_RUNNER_IMPORTS = ("multiprocessing", "concurrent.futures", "numpy", "faulthandler", "platform",
+                      "unittest.mock", "enum", "decimal", "time", "contextlib", "tempfile")
+for _module in LCB_RUNNER_IMPORTS:
+    try:
+        __import__(_module)
+    except Exception:
+        pass
 
 JOB = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "job.json"), encoding="utf-8"))
 _send({"ready": True})
@@ -203,22 +223,23 @@ def main():
     sys.set_int_max_str_digits(50000)
     code, fn_name, inputs, cap = JOB["code"], JOB["fn_name"], JOB["inputs"], JOB["output_chars"]
     lcb_guard()
-    module = {"__name__": "tmp_sol", "__builtins__": builtins}
     try:
         if fn_name is None:
-            source = as_function(hoist_main_guard(code))
+            source, entry = as_function(hoist_main_guard(code)), "wrapped_function"
         else:
-            source = PREAMBLE + "\n" + code
+            source, entry = PREAMBLE + "\n" + code, fn_name
             arguments = [[json.loads(line) for line in text.split("\n")] for text in inputs]
         start_timer()
         try:
-            exec(source, module)
-            if fn_name is None:
-                function = module["wrapped_function"]
-            elif "class Solution" in source:
-                function = getattr(module["Solution"](), fn_name)
-            else:
-                function = module[fn_name]
+            # lcb_runner's compile_code, for both kinds of problem: wherever the text "class
+            # Solution" occurs in the code (after a stdin program's wrapping, which drops comments),
+            # the entry is looked up on a `Solution()` instance. A stdin program's top-level class
+            # has moved into wrapped_function by then, so `Solution` is missing and the program
+            # fails there (-4 on every test): it fails here too.
+            module = types.ModuleType("tmp_sol", "")
+            exec(source, module.__dict__)
+            compiled = module.Solution() if "class Solution" in source else module
+            function = getattr(compiled, entry)  # get_function: a missing entry is lcb_runner's -4 as well
         finally:
             stop_timer()
     except BaseException as e:  # does not compile, or its top level fails: lcb_runner's -4 for every test
