@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from exaone_eval.benchmarks import TaskSpec
 from exaone_eval.types import HarnessError
@@ -20,6 +20,11 @@ from exaone_eval.types import HarnessError
 
 def read_jsonl(path: Path) -> Iterator[dict]:
     """One JSON object per line, streamed; a bad line is a HarnessError naming file and line."""
+    return (row for _, row in read_jsonl_lines(path))
+
+
+def read_jsonl_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) per non-blank line, streamed."""
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -30,11 +35,38 @@ def read_jsonl(path: Path) -> Iterator[dict]:
                 raise HarnessError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(row, dict):
                 raise HarnessError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield row
+            yield lineno, row
+
+
+class Rows(list):
+    """Rows read from a file, with the line each came from beside them (never inside them: the rows
+    and their fingerprint stay exactly as the file has them), so an error can name `file:line`."""
+
+    def __init__(self, path: Path, numbered: Iterable[tuple[int, dict]]):
+        numbered = list(numbered)
+        super().__init__(row for _, row in numbered)
+        self.path = path
+        self.lines = [lineno for lineno, _ in numbered]
+
+    def origin(self, index: int) -> str:
+        return f"{self.path}:{self.lines[index]}"
+
+
+def origin_of(rows: list[dict], index: int, fallback: str) -> str:
+    """Where rows[index] came from: `file:line` for a JSONL file's rows, else `fallback`."""
+    return rows.origin(index) if isinstance(rows, Rows) else fallback
+
+
+def two_origins(first: str, repeat: str) -> str:
+    """`f.jsonl: lines 3 and 9` for two rows of one file, else `first and repeat`."""
+    path, _, line = repeat.rpartition(":")
+    if line.isdigit() and first.startswith(path + ":"):
+        return f"{path}: lines {first[len(path) + 1:]} and {line}"
+    return f"{first} and {repeat}"
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return list(read_jsonl(path))
+    return Rows(path, read_jsonl_lines(path))
 
 
 def _read_parquet(path: Path) -> list[dict]:
