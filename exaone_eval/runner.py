@@ -233,7 +233,7 @@ async def run_benchmark(
         async for index, gen in backend.generate([p.request for p in pending]):
             p = pending[index]
             if gen.error is not None:
-                errors.append(gen.error)
+                errors.append(f"item {p.item.id} sample {p.sample}: {gen.error}")
                 continue
             store.put(p.key, gen, benchmark=name, item_id=p.item.id, sample=p.sample, model=cfg.model.hf_id)
             found[p.key] = gen
@@ -432,13 +432,17 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
             reason = "in-house data" if spec.status == "in-house" else "not built yet"
             record_outcome(cfg, name, {"skipped": reason})
             continue
-        blocked = (precheck(name) if precheck else None) or check_benchmark(cfg, name)
+        blocked = precheck(name) if precheck else None
+        if blocked is not None:  # no judge, user simulator or tokenizer: the flag to pass says it all
+            entry = {"skipped": blocked[0]}
+        else:
+            blocked = check_benchmark(cfg, name)
+            entry = {"skipped": blocked[0], "error": blocked[1]} if blocked else None
         if blocked is None:
             runnable.append(name)
             continue
-        reason, problem = blocked
-        record_outcome(cfg, name, {"skipped": reason, "error": problem}, problem)
-        unfinished[name] = f"skipped  {summary_line(name, problem)}"
+        record_outcome(cfg, name, entry, blocked[1])
+        unfinished[name] = f"skipped  {summary_line(name, blocked[1])}"
     if unfinished and runnable:  # fail fast: say now what will not run, not after hours of the rest
         _stderr_line(f"cannot run (skipped; the other {len(runnable)} run):\n" + "\n".join(f"  {line}" for line in unfinished.values()))
     pool = None
