@@ -25,7 +25,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from exaone_eval import benchmarks, stats
 from exaone_eval.config import RunConfig
 from exaone_eval.store import SampleStore, request_key, update_json, write_atomic, write_jsonl
-from exaone_eval.items import Planned, build_context, plan_iter, stream_items, task_options, without_prompt
+from exaone_eval.items import Planned, build_context, load_items, plan_iter, stream_items, task_options, without_prompt
 from exaone_eval.types import Backend, Generation, HarnessError, Item, Request, Score
 
 
@@ -487,8 +487,6 @@ def check_benchmark(cfg: RunConfig, name: str) -> tuple[str, str] | None:
     """Whether a benchmark can start, checked before any generation: (short reason, problem) when
     not. Its rows load and become items; a long-context builder (sized in the model's tokens) only
     has to give its first item (tokenizer and source rows found), not build every prompt."""
-    from exaone_eval.items import load_items
-
     module = benchmarks.get_module(name)
     try:
         if hasattr(module, "iter_items") and getattr(module, "NEEDS_TOKENIZER", False):
