@@ -1,6 +1,7 @@
 """`exaone-eval list | run | score | tables | gate | serve`: a thin layer over the library.
 
-Every user-facing problem is a HarnessError: one line on stderr, exit code 2, no traceback.
+Every user-facing problem is a HarnessError: one line on stderr (a suite: one line per benchmark that
+did not finish), exit code 2, no traceback.
 Heavy modules are imported inside the command that needs them, so `list` starts instantly.
 """
 

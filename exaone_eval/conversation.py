@@ -193,7 +193,7 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
     from exaone_eval import benchmarks
     from exaone_eval.items import Planned, plan_iter, stream_items
-    from exaone_eval.runner import Progress, collect_scores, sample_record, write_results
+    from exaone_eval.runner import Progress, SamplesFailed, collect_scores, sample_record, settled, write_results
 
     module = benchmarks.get_module(name)
     settings = benchmarks.get_spec(name).modes.get(cfg.mode)
@@ -229,6 +229,9 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
             except TurnFailed as e:
                 errors.append(f"item {p.item.id} sample {p.sample}: {e}")
                 return
+            except Exception as e:  # the episode's own code failed: this sample's error, not the run's
+                errors.append(f"item {p.item.id} sample {p.sample}: the episode raised {type(e).__name__}: {e}")
+                return
         episode = dataclasses.replace(episode, turns=tuple(chat.turns))
         episodes[p.key] = episode
         gens[p.key] = episode_generation(episode.turns, episode.response)
@@ -236,14 +239,14 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
         if pool is not None:
             futures[p.key] = loop.run_in_executor(pool, score_episode, name, p.item, episode)
         else:
-            futures[p.key] = loop.create_future()
-            futures[p.key].set_result(score_episode(name, p.item, episode))
+            futures[p.key] = settled(score_episode, name, p.item, episode)
 
     try:
         await asyncio.gather(*(one(p) for p in planned))
     finally:
         bar.close()
-    scores = await collect_scores(name, futures)
+    scores, failed = await collect_scores(futures)
+    errors.extend(f"item {p.item.id} sample {p.sample}: {failed[p.key]}" for p in planned if p.key in failed)
     records = []
     for p in planned:
         if p.key in scores:
@@ -252,11 +255,8 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
                             "turns": list(e.turns), "result": e.result})
     entry = write_results(cfg, name, k, planned, scores, gens, records, fingerprint, errors,
                           turns=sum(len(e.turns) for e in episodes.values()))
-    if errors:
-        raise HarnessError(
-            f"{name}: {len(errors)} of {len(planned)} conversations stopped on a failed turn (first: {errors[0]}); "
-            f"their finished turns are saved in {cfg.out}: rerun the same command with --out {cfg.out} to resume them"
-        )
+    if errors:  # a rerun resumes each failed episode from its stored turns (a scored-only failure replays them all)
+        raise SamplesFailed(name, errors, len(planned), what="conversations")
     return entry
 
 

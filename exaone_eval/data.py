@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from exaone_eval.benchmarks import TaskSpec
 from exaone_eval.types import HarnessError
@@ -24,6 +24,11 @@ from exaone_eval.types import HarnessError
 
 def read_jsonl(path: Path) -> Iterator[dict]:
     """One JSON object per line, streamed; a bad line is a HarnessError naming file and line."""
+    return (row for _, row in read_jsonl_lines(path))
+
+
+def read_jsonl_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) per non-blank line, streamed."""
     with path.open(encoding="utf-8") as f:
         yield from _json_lines(f, str(path))
 
@@ -43,10 +48,11 @@ def read_zip_jsonl(path: Path, member: str) -> Iterator[dict]:
         if member not in names:
             raise HarnessError(f"{path}: no member {member!r} (it holds {len(names)} files, e.g. {sorted(names)[:3]})")
         with archive.open(member) as raw:
-            yield from _json_lines(io.TextIOWrapper(raw, encoding="utf-8"), f"{path}:{member}")
+            yield from (row for _, row in _json_lines(io.TextIOWrapper(raw, encoding="utf-8"), f"{path}:{member}"))
 
 
-def _json_lines(lines, origin: str) -> Iterator[dict]:
+def _json_lines(lines, origin: str) -> Iterator[tuple[int, dict]]:
+    """(line number, object) per non-blank line; a bad line is a HarnessError naming `origin:line`."""
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -56,7 +62,7 @@ def _json_lines(lines, origin: str) -> Iterator[dict]:
             raise HarnessError(f"{origin}:{lineno}: not valid JSON ({e.msg})") from None
         if not isinstance(row, dict):
             raise HarnessError(f"{origin}:{lineno}: expected a JSON object, got {type(row).__name__}")
-        yield row
+        yield lineno, row
 
 
 def read_parquet_rows(path: Path) -> list[dict]:
@@ -70,8 +76,35 @@ def read_parquet_rows(path: Path) -> list[dict]:
         raise HarnessError(f"{path}: cannot read parquet ({e})") from None
 
 
+class Rows(list):
+    """Rows read from a file, with the line each came from beside them (never inside them: the rows
+    and their fingerprint stay exactly as the file has them), so an error can name `file:line`."""
+
+    def __init__(self, path: Path, numbered: Iterable[tuple[int, dict]]):
+        numbered = list(numbered)
+        super().__init__(row for _, row in numbered)
+        self.path = path
+        self.lines = [lineno for lineno, _ in numbered]
+
+    def origin(self, index: int) -> str:
+        return f"{self.path}:{self.lines[index]}"
+
+
+def origin_of(rows: list[dict], index: int, fallback: str) -> str:
+    """Where rows[index] came from: `file:line` for a JSONL file's rows, else `fallback`."""
+    return rows.origin(index) if isinstance(rows, Rows) else fallback
+
+
+def two_origins(first: str, repeat: str) -> str:
+    """`f.jsonl: lines 3 and 9` for two rows of one file, else `first and repeat`."""
+    path, _, line = repeat.rpartition(":")
+    if line.isdigit() and first.startswith(path + ":"):
+        return f"{path}: lines {first[len(path) + 1:]} and {line}"
+    return f"{first} and {repeat}"
+
+
 def _read_jsonl(path: Path) -> list[dict]:
-    return list(read_jsonl(path))
+    return Rows(path, read_jsonl_lines(path))
 
 
 def _read_parquet(path: Path) -> list[dict]:

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from exaone_eval import benchmarks
 from exaone_eval.config import RunConfig, sample_seed, sampling_for
-from exaone_eval.data import load_rows
+from exaone_eval.data import load_rows, origin_of, two_origins
 from exaone_eval.store import request_key
 from exaone_eval.types import BuildContext, HarnessError, Item, Request
 
@@ -96,22 +96,37 @@ def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
         items, fingerprint = stream_items(cfg, name)
         return [without_prompt(item) for item in items], fingerprint()
     rows, fingerprint = load_rows(spec, cfg.data_dir)
-    keep = getattr(module, "keep_row", None)
-    if keep is not None:  # rows the benchmark's own protocol excludes (e.g. WMT24++ bad sources)
-        rows = [row for row in rows if keep(row)]
-    items, seen = [], set()
-    for i, row in enumerate(rows, 1):
+    keep = getattr(module, "keep_row", None)  # rows the benchmark's own protocol excludes (e.g. WMT24++ bad sources)
+    items: list[Item] = []
+    first_at: dict[str, str] = {}  # item id -> where its row is
+    repeats: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if keep is not None and not keep(row):
+            continue
+        where = origin_of(rows, i, f"row {i + 1}")
         try:
             item = module.to_item(row)
         except (KeyError, TypeError, ValueError) as e:
-            raise HarnessError(f"{name}: row {i}: cannot build a prompt ({type(e).__name__}: {e})") from None
-        if item.id in seen:
-            raise HarnessError(f"{name}: row {i}: duplicate item id {item.id!r}")
-        seen.add(item.id)
+            raise HarnessError(f"{name}: {where}: cannot build a prompt ({type(e).__name__}: {e})") from None
+        if item.id in first_at:
+            if not ids_from_content(module, row):  # the dataset's own id column repeats: its data is wrong
+                raise HarnessError(f"{name}: duplicate item id {item.id!r}: {two_origins(first_at[item.id], where)}")
+            # An identical row (the rows have no id column): the official scorers count it again, so
+            # it is an item of its own, told apart by its ordinal among the repeats.
+            repeats[item.id] = repeats.get(item.id, 1) + 1
+            item = dataclasses.replace(item, id=f"{item.id}#{repeats[item.id]}")
+        first_at[item.id] = where
         items.append(item)
     if cfg.limit is not None:
         items = items[: cfg.limit]
     return items, fingerprint
+
+
+def ids_from_content(module, row: dict) -> bool:
+    """Whether the module's id for `row` is made from the row's content (`ID_FROM_CONTENT`: True,
+    or a predicate on the row when only some rows lack an id column of their own)."""
+    flag = getattr(module, "ID_FROM_CONTENT", False)
+    return bool(flag(row) if callable(flag) else flag)
 
 
 def stream_items(cfg: RunConfig, name: str) -> tuple[Iterator[Item], Callable[[], str]]:

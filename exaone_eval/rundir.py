@@ -57,12 +57,13 @@ def _check_scores(path: Path, scores: dict) -> None:
     for key, entry in scores.items():
         if not isinstance(entry, dict):
             raise HarnessError(f"{path}: {key!r} is not an object")
-        if "skipped" in entry:
-            if not isinstance(entry["skipped"], str):
-                raise HarnessError(f"{path}: {key!r}.skipped must be a string (the reason)")
+        marker = next((m for m in ("skipped", "error") if m in entry), None)  # not run, or failed while running
+        if marker is not None:
+            if not isinstance(entry[marker], str):
+                raise HarnessError(f"{path}: {key!r}.{marker} must be a string (the reason)")
             continue
         if not isinstance(entry.get("score"), (int, float)):
-            raise HarnessError(f"{path}: {key!r} has no numeric 'score' (and no 'skipped' reason)")
+            raise HarnessError(f"{path}: {key!r} has no numeric 'score' (and no 'skipped' or 'error' reason)")
         if not isinstance(entry.get("metrics", {}), dict):
             raise HarnessError(f"{path}: {key!r}.metrics must be an object")
 

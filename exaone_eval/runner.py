@@ -18,13 +18,14 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from exaone_eval import benchmarks, stats
 from exaone_eval.config import RunConfig
-from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
-from exaone_eval.items import Planned, build_context, plan_iter, stream_items, task_options, without_prompt
+from exaone_eval.store import SampleStore, request_key, update_json, write_atomic, write_jsonl
+from exaone_eval.items import Planned, build_context, load_items, plan_iter, stream_items, task_options, without_prompt
 from exaone_eval.types import Backend, Generation, HarnessError, Item, Request, Score
 
 
@@ -217,8 +218,7 @@ async def run_benchmark(
         elif pool is not None:
             futures[p.key] = loop.run_in_executor(pool, score_one, name, p.item, gen)
         else:
-            futures[p.key] = loop.create_future()
-            futures[p.key].set_result(score_one(name, p.item, gen))
+            futures[p.key] = settled(score_one, name, p.item, gen)
 
     async def run_window(slot: int, window: list[Planned]) -> None:
         found = store.get_many([p.key for p in window])
@@ -233,13 +233,14 @@ async def run_benchmark(
         async for index, gen in backend.generate([p.request for p in pending]):
             p = pending[index]
             if gen.error is not None:
-                errors.append(gen.error)
+                errors.append(f"item {p.item.id} sample {p.sample}: {gen.error}")
                 continue
             store.put(p.key, gen, benchmark=name, item_id=p.item.id, sample=p.sample, model=cfg.model.hf_id)
             found[p.key] = gen
             bar.update(gen)
             submit_score(futures, p, gen)
-        window_scores = await collect_scores(name, futures)
+        window_scores, failed = await collect_scores(futures)
+        errors.extend(f"item {p.item.id} sample {p.sample}: {failed[p.key]}" for p in window if p.key in failed)
         records[slot] = [sample_record(p, found[p.key], window_scores[p.key]) for p in window if p.key in window_scores]
         kept[slot] = [dataclasses.replace(p, item=without_prompt(p.item), request=None) if lazy else p for p in window]
         gens.update({p.key: found[p.key] for p in window if p.key in found})
@@ -273,11 +274,18 @@ async def run_benchmark(
     planned = [p for window in kept for p in window]
     entry = write_results(cfg, name, k, planned, scores, gens, [r for window in records for r in window], fingerprint(), errors)
     if errors:
-        raise HarnessError(
-            f"{name}: {len(errors)} of {len(planned)} samples failed (first: {errors[0]}); "
-            f"the {len(gens)} finished samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to retry the rest"
-        )
+        raise SamplesFailed(name, errors, len(planned))
     return entry
+
+
+class SamplesFailed(HarnessError):
+    """Some samples of a benchmark have no score (their generation or their scoring failed): the
+    benchmark is recorded as failed with their reasons, and a rerun retries only those samples
+    (a generation in the store is not asked for again; only its scoring reruns)."""
+
+    def __init__(self, name: str, errors: list[str], total: int, what: str = "samples"):
+        super().__init__(f"{name}: {len(errors)} of {total} {what} failed (first: {errors[0]})")
+        self.errors = errors
 
 
 def write_results(cfg: RunConfig, name: str, k: int, planned: list[Planned], scores: dict[str, Score],
@@ -300,17 +308,31 @@ def give_renderer(backend: Backend, cfg: RunConfig, name: str) -> None:
         backend.render = lambda request: render_chat(tokenizer, request)
 
 
-async def collect_scores(name: str, futures: dict) -> dict[str, Score]:
-    """Await every scoring future; a scorer crash is a bug to report, not a zero to hide."""
+def settled(fn, *args) -> asyncio.Future:
+    """`fn(*args)` run now, as a done future: its result, or its exception (a scorer's crash is
+    that sample's error, collected with the others by `collect_scores`)."""
+    fut = asyncio.get_running_loop().create_future()
+    try:
+        fut.set_result(fn(*args))
+    except Exception as e:
+        fut.set_exception(e)
+    return fut
+
+
+async def collect_scores(futures: dict) -> tuple[dict[str, Score], dict[str, str]]:
+    """Await every scoring future: the scores, and for each sample whose scoring raised, why (a
+    scorer crash is that sample's error to report and retry, never a zero to hide, and it does
+    not stop the other samples)."""
     scores: dict[str, Score] = {}
+    failed: dict[str, str] = {}
     for key, fut in futures.items():
         try:
             scores[key] = await fut
-        except HarnessError:
-            raise
+        except HarnessError as e:  # a judge call that failed, ...: the message says it all
+            failed[key] = f"scoring failed: {e}"
         except Exception as e:
-            raise HarnessError(f"{name}: the scorer failed ({type(e).__name__}: {e})") from e
-    return scores
+            failed[key] = f"the scorer raised {type(e).__name__}: {e}"
+    return scores, failed
 
 
 class Judge:
@@ -352,6 +374,9 @@ def scored_entries_table(scores: dict, only: list[str] | None = None) -> str:
         if "skipped" in e:
             lines.append(f"{name:<20} {'—':>7}  skipped: {e['skipped']}")
             continue
+        if "error" in e:  # failed while running: the reason is in the error summary and scores.json
+            lines.append(f"{name:<20} {'—':>7}  failed" + (f" ({e['failed']} samples)" if e.get("failed") else ""))
+            continue
         ci = f"[{_fmt(e.get('ci_low'))}, {_fmt(e.get('ci_high'))}]"
         lines.append(
             f"{name:<20} {_fmt(e.get('score')):>7} {ci:>15} {e.get('n_items', 0):>6} {e.get('k', 0):>4} "
@@ -387,39 +412,56 @@ def run_json(cfg: RunConfig) -> dict:
 
 
 async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, precheck=None) -> dict:
-    """Run `await run_one(name, pool)` for every benchmark of `cfg`; returns scores.json.
+    """Run `await run_one(name, pool)` for every benchmark of `cfg`; returns scores.json. Used by
+    `run` and `sweep` alike.
 
-    Benchmarks that cannot run (not built, in-house, `precheck(name)` says why, data that cannot
-    be loaded) are recorded as skipped with the reason, the others still run, and the problems
-    are raised together at the end. Used by `run` and `sweep` alike.
+    First, before any generation, every benchmark is checked (`check_benchmark`: its rows load and
+    become items; `precheck(name)`: judge, user simulator, tokenizer). Those that cannot run are
+    recorded as skipped with the reason and named at once on stderr; the others run. A benchmark
+    that fails while running (samples that failed, a HarnessError, any exception of its own code)
+    is recorded as failed (scores.json `{"error": ...}`, run.json `failures`) and the others go
+    on. KeyboardInterrupt and cancellation end the run at once. At the end, a HarnessError lists
+    every benchmark that did not finish, one short line each. A rerun with the same --out
+    regenerates nothing stored and replaces a failure entry once that benchmark succeeds.
     """
+    unfinished: dict[str, str] = {}  # name -> "skipped  <reason>" / "failed   <reason>"
+    runnable = []
+    for name in cfg.benchmarks:
+        spec = benchmarks.get_spec(name)
+        if spec.status != "ready":
+            reason = "in-house data" if spec.status == "in-house" else "not built yet"
+            record_outcome(cfg, name, {"skipped": reason})
+            continue
+        blocked = precheck(name) if precheck else None
+        if blocked is not None:  # no judge, user simulator or tokenizer: the flag to pass says it all
+            entry = {"skipped": blocked[0]}
+        else:
+            blocked = check_benchmark(cfg, name)
+            entry = {"skipped": blocked[0], "error": blocked[1]} if blocked else None
+        if blocked is None:
+            runnable.append(name)
+            continue
+        record_outcome(cfg, name, entry, blocked[1])
+        unfinished[name] = f"skipped  {summary_line(name, blocked[1])}"
+    if unfinished and runnable:  # fail fast: say now what will not run, not after hours of the rest
+        _stderr_line(f"cannot run (skipped; the other {len(runnable)} run):\n" + "\n".join(f"  {line}" for line in unfinished.values()))
     pool = None
-    problems: list[str] = []
     try:
-        for name in cfg.benchmarks:
-            spec = benchmarks.get_spec(name)
-            if spec.status != "ready":
-                reason = "in-house data" if spec.status == "in-house" else "not built yet"
-                update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
-                continue
-            blocked = precheck(name) if precheck else None
-            if blocked is not None:
-                reason, problem = blocked
-                problems.append(problem)
-                update_json(cfg.out / "scores.json", {name: {"skipped": reason}})
-                continue
+        for name in runnable:
             own = benchmark_executor(cfg, name)
             if own is None and pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
                 pool = make_scoring_pool()
             try:
                 await run_one(name, own if own is not None else pool)
-            except HarnessError as e:
-                if not is_data_problem(e):
-                    raise
-                problems.append(str(e))
-                reason = ("gated: no access" if "gated" in str(e) else "no tokenizer" if "--tokenizer" in str(e)
-                          else "data unavailable")
-                update_json(cfg.out / "scores.json", {name: {"skipped": reason, "error": str(e)}})
+            except Exception as e:  # one benchmark's failure, whatever it is, is not the suite's
+                problem = failure_reason(e)
+                entry = {"error": problem}
+                if isinstance(e, SamplesFailed):
+                    entry.update(failed=len(e.errors), sample_errors=e.errors[:MAX_SAMPLE_ERRORS])
+                record_outcome(cfg, name, entry, problem)
+                unfinished[name] = f"failed   {summary_line(name, problem)}"
+            else:
+                record_outcome(cfg, name, None)
             finally:
                 if own is not None:
                     own.shutdown(cancel_futures=True)
@@ -428,9 +470,83 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
             pool.shutdown(cancel_futures=True)
         store.close()
     scores = json.loads((cfg.out / "scores.json").read_text())
-    if problems:
-        raise HarnessError("; ".join(problems))
+    if unfinished:
+        raise HarnessError(
+            f"{len(unfinished)} of {len(cfg.benchmarks)} benchmarks did not finish (the others are scored; reasons in "
+            f"{cfg.out / 'scores.json'}); rerun the same command with --out {cfg.out} to run only what is missing:\n"
+            + "\n".join(f"  {line}" for line in unfinished.values())
+        )
     return scores
+
+
+MAX_SAMPLE_ERRORS = 50
+"""A failed benchmark's entry keeps the reasons of at most this many failed samples."""
+
+
+def check_benchmark(cfg: RunConfig, name: str) -> tuple[str, str] | None:
+    """Whether a benchmark can start, checked before any generation: (short reason, problem) when
+    not. Its rows load and become items; a long-context builder (sized in the model's tokens) only
+    has to give its first item (tokenizer and source rows found), not build every prompt."""
+    module = benchmarks.get_module(name)
+    try:
+        if hasattr(module, "iter_items") and getattr(module, "NEEDS_TOKENIZER", False):
+            items, _ = stream_items(cfg, name)
+            next(items, None)
+        else:
+            load_items(cfg, name)
+    except HarnessError as e:
+        text = str(e)
+        reason = ("gated: no access" if "gated" in text else "no tokenizer" if "--tokenizer" in text
+                  else "data unavailable" if "Hub" in text or "--data-dir" in text else "bad data")
+        return reason, text
+    except Exception as e:  # a bug in the benchmark's loader: that benchmark cannot run, the others can
+        return "cannot load its items", failure_reason(e)
+    return None
+
+
+def failure_reason(e: Exception) -> str:
+    """What a failure is recorded as: a HarnessError's message; for any other exception (a bug),
+    its type and message on the first line, the traceback after it (kept in scores.json for
+    whoever fixes it, never printed)."""
+    if isinstance(e, HarnessError):
+        return str(e)
+    import traceback
+
+    return f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__))
+
+
+def summary_line(name: str, problem: str, width: int = 240) -> str:
+    """One short line for the end-of-run summary: the first line of the reason, led by the name once,
+    cut in the middle when long (its end often holds what to do: a line number, a flag to pass)."""
+    first = problem.strip().splitlines()[0] if problem.strip() else "(no reason given)"
+    line = first if first.startswith(f"{name}: ") else f"{name}: {first}"
+    if len(line) <= width:
+        return line
+    half = (width - 3) // 2
+    return f"{line[:half]} … {line[-half:]}"
+
+
+def record_outcome(cfg: RunConfig, name: str, entry: dict | None, problem: str | None = None) -> None:
+    """A benchmark's outcome in scores.json and run.json `failures`: a skip or failure `entry` replaces
+    its entries (a sweep's `name@budget` ones too, which a failure leaves partial); success (None)
+    drops a stale skip or failure entry from an earlier run and its line in `failures`."""
+    scores_path, run_path = cfg.out / "scores.json", cfg.out / "run.json"
+    scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
+    if entry is not None:
+        scores = {key: e for key, e in scores.items() if key.partition("@")[0] != name}
+        scores[name] = entry
+    elif "score" not in scores.get(name, {"score": None}):  # a marker left from an earlier run
+        del scores[name]
+    write_atomic(scores_path, json.dumps(scores, indent=2, ensure_ascii=False, default=str) + "\n")
+    failures = {**json.loads(run_path.read_text()).get("failures", {})} if run_path.exists() else {}
+    failures.pop(name, None)
+    if problem is not None:
+        failures[name] = problem
+    update_json(run_path, {"failures": failures})
+
+
+def _stderr_line(message: str) -> None:
+    print(f"exaone-eval: {message}", file=sys.stderr, flush=True)
 
 
 async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | None = None, progress: bool = True,
@@ -449,7 +565,7 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
         if getattr(benchmarks.get_module(name), "NEEDS_TOKENIZER", False):  # long context: sized in the model's tokens
             try:
                 build_context(cfg, name).tokenizer()
-            except HarnessError as e:  # the others still run; the problem is raised at the end
+            except HarnessError as e:  # the others still run; the problem is listed with the others
                 return "no tokenizer", str(e)
         return None
 
@@ -457,9 +573,3 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
         await run_benchmark(cfg, name, backend, store, pool, judge, progress, user_backend)
 
     return await for_each_benchmark(cfg, store, run_one, precheck)
-
-
-def is_data_problem(e: HarnessError) -> bool:
-    """Rows that could not be loaded (gated, offline), or prompts that need the model's tokenizer
-    and did not get it (long context): the run goes on with the other benchmarks."""
-    return "Hub" in str(e) or "--data-dir" in str(e) or "--tokenizer" in str(e)

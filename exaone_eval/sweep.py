@@ -29,7 +29,8 @@ from exaone_eval import benchmarks
 from exaone_eval.config import RunConfig
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, render_chat
 from exaone_eval.items import Planned, load_items, plan
-from exaone_eval.runner import Progress, aggregate, collect_scores, for_each_benchmark, run_json, sample_record, score_one
+from exaone_eval.runner import (Progress, SamplesFailed, aggregate, collect_scores, for_each_benchmark, run_json,
+                                sample_record, score_one)
 from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
 from exaone_eval.types import Backend, Generation, HarnessError, Request, Score
 
@@ -246,7 +247,8 @@ def _source(gen: Generation) -> tuple[str, int | None]:
     return "full", gen.completion_tokens
 
 
-async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], pool) -> dict[str, Score]:
+async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], pool) -> tuple[dict[str, Score], dict[str, str]]:
+    """The scores, and why each sample whose scoring failed has none (see runner.collect_scores)."""
     loop = asyncio.get_running_loop()
     futures = {}
     for pair in pairs:
@@ -254,7 +256,7 @@ async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], 
         if key in gens and key not in futures:
             futures[key] = (loop.run_in_executor(pool, score_one, name, pair.planned.item, gens[key]) if pool is not None
                             else asyncio.to_thread(score_one, name, pair.planned.item, gens[key]))
-    return await collect_scores(name, futures)
+    return await collect_scores(futures)
 
 
 async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: SampleStore, tokens: Tokens,
@@ -271,7 +273,9 @@ async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: Sa
     by_budget = sweep.pairs(planned)
     gens = await sweep.generate(by_budget)
     all_pairs = [pair for pairs in by_budget.values() for pair in pairs]
-    scores = await _score_all(name, all_pairs, gens, pool)
+    scores, failed = await _score_all(name, all_pairs, gens, pool)
+    sweep.errors += [f"item {pair.planned.item.id} sample {pair.planned.sample} budget {pair.budget}: {failed[pair.planned.key]}"
+                     for pair in all_pairs if pair.planned.key in failed]
 
     entries, records = {}, []
     generated = direct = 0
@@ -279,7 +283,7 @@ async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: Sa
         used = 0
         for pair in pairs:
             gen = gens.get(pair.planned.key)
-            if gen is None:
+            if gen is None or pair.planned.key not in scores:  # failed: in sweep.errors, retried by a rerun
                 continue
             pair.source, pair.generated_tokens = _source(gen)
             used += pair.generated_tokens or 0
@@ -287,7 +291,7 @@ async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: Sa
             records.append({**sample_record(pair.planned, gen, scores[pair.planned.key]), "budget": b,
                             "source": pair.source, "generated_tokens": pair.generated_tokens})
         entry = aggregate(name, k, [pair.planned for pair in pairs], scores, gens)
-        entry.update(budget=b, generated_tokens=used, failed=sum(pair.planned.key not in gens for pair in pairs))
+        entry.update(budget=b, generated_tokens=used, failed=sum(pair.planned.key not in scores for pair in pairs))
         entries[f"{name}@{b}"] = entry
         generated += used
     write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
@@ -299,10 +303,7 @@ async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: Sa
     }, merge_keys=("data_fingerprints", "sweep_tokens"))
     update_json(cfg.out / "scores.json", entries)
     if sweep.errors:
-        raise HarnessError(
-            f"{name}: {len(sweep.errors)} budget-sweep requests failed (first: {sweep.errors[0]}); the finished "
-            f"samples are saved in {cfg.out}: rerun the same command with --out {cfg.out} to retry the rest"
-        )
+        raise SamplesFailed(name, sweep.errors, len(all_pairs), what="budget-sweep requests or scorings")
     return entries
 
 

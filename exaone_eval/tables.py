@@ -122,6 +122,8 @@ def run_cell(source: Source, benchmark: str, key: str | None = None) -> RunCell:
         has_ci = isinstance(entry.get("ci_low"), (int, float)) and isinstance(entry.get("ci_high"), (int, float))
         return RunCell(float(entry["score"]), (float(entry["ci_low"]), float(entry["ci_high"])) if has_ci else None,
                        setting=str(entry.get("setting") or ""))
+    if not entry and key:  # a sweep's benchmark that was skipped or failed has one entry, not one per budget
+        entry = source.scores.get(benchmark) or {}
     return RunCell(note=_why_missing(source, benchmark, entry))
 
 
@@ -132,6 +134,8 @@ def _why_missing(source: Source, benchmark: str, entry: dict) -> str:
     if "skipped" in entry:
         reason = entry["skipped"]  # the runner's words: "gated: no access", "no judge configured", ...
         return "gated: no access" if "gated" in reason.lower() else reason
+    if "error" in entry:  # failed while running; the reason is in scores.json (and the run's summary)
+        return f"failed ({entry['failed']} samples)" if entry.get("failed") else "failed"
     if spec.status == "planned":
         return "not built yet"
     if benchmark in source.listed:

@@ -32,6 +32,22 @@ MMMLU_ROW = {"Unnamed: 0": 0, "Question": "¿2+2?", "A": "3", "B": "4", "C": "5"
              "Subject": "elementary_mathematics"}
 
 
+def items_from_data_dir(folder, name: str, rows: list[dict]) -> list:
+    """The items `load_items` makes of `rows` given as `--data-dir folder` (`<name>.jsonl`), twice
+    over: a second load must give the same ids (asserted here, for every caller)."""
+    from conftest import write_jsonl
+
+    from exaone_eval.config import ModelPreset, RunConfig
+    from exaone_eval.items import load_items
+
+    write_jsonl(folder / f"{name}.jsonl", rows)
+    cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset("t", "t"), backend="openai", benchmarks=[name],
+                    out=folder / "run", data_dir=folder)
+    items = load_items(cfg, name)[0]
+    assert [item.id for item in load_items(cfg, name)[0]] == [item.id for item in items]
+    return items
+
+
 async def run_suite_on(cfg, model_url: str, judge_url: str | None = None) -> dict:
     """`run_suite(cfg)` against OpenAI-compatible servers (fake ones in tests), closing them after."""
     from exaone_eval.backends.openai import OpenAIBackend

@@ -90,3 +90,12 @@ def test_metrics_give_per_exam_accuracy_and_the_no_answer_share():
 def test_the_spec_is_gated_with_the_full_row_count():
     spec = get_spec("kmmlu_pro")
     assert spec.gated and spec.rows == 2822 and spec.hub_id == "LGAI-EXAONE/KMMLU-Pro"
+
+
+def test_a_repeated_question_of_an_exam_is_a_second_item_and_other_exams_keep_their_own_ids(tmp_path):
+    from helpers import items_from_data_dir
+
+    other_exam = {**ROW, "license_name": "세무사"}
+    items = items_from_data_dir(tmp_path, "kmmlu_pro", [ROW, other_exam, dict(ROW)])
+    first = bench.to_item(ROW).id
+    assert [item.id for item in items] == [first, bench.to_item(other_exam).id, first + "#2"]

@@ -55,3 +55,12 @@ def test_metrics_report_the_no_answer_share():
 def test_the_spec_is_gated_with_the_full_row_count():
     spec = get_spec("kmmlu_redux")
     assert spec.gated and spec.rows == 2587 and spec.fields == ("question", "options", "solution")
+
+
+def test_a_repeated_question_is_a_second_item_with_an_id_of_its_own(tmp_path):
+    from helpers import items_from_data_dir
+
+    items = items_from_data_dir(tmp_path, "kmmlu_redux", [ROW, {**ROW, "question": "다른 문제?"}, dict(ROW), dict(ROW)])
+    first = bench.to_item(ROW).id
+    assert [item.id for item in items][::2] == [first, first + "#2"] and items[3].id == first + "#3"
+    assert len({item.id for item in items}) == 4

@@ -88,3 +88,12 @@ def test_score_command_scores_hand_written_responses_by_derived_id(tmp_path):
     entry = score_responses("ksm", path, tmp_path / "out", data_dir=tmp_path)
     assert entry["score"] == pytest.approx(75.0)  # item a: 1/1, item b: 1/2
     assert entry["no_answer"] == 1
+
+
+def test_a_repeated_question_is_a_second_item_with_an_id_of_its_own(tmp_path):
+    from helpers import items_from_data_dir
+
+    other = {**ROW, "question": "1+1은?", "original": "What is 1+1?", "answer": 2.0}
+    items = items_from_data_dir(tmp_path, "ksm", [ROW, other, dict(ROW)])
+    assert [item.id for item in items] == [bench.item_id(ROW["question"]), bench.item_id(other["question"]),
+                                           bench.item_id(ROW["question"]) + "#2"]

@@ -3,7 +3,7 @@
 import pytest
 
 from exaone_eval.benchmarks import math500_es as bench
-from exaone_eval.types import Generation
+from exaone_eval.types import Generation, HarnessError
 
 ROW = {
     "problem": "Convierte el punto $(0,3)$ de coordenadas rectangulares a coordenadas polares.",
@@ -80,3 +80,18 @@ def test_score_command_scores_hand_written_responses_by_unique_id(tmp_path):
     entry = score_responses("math500_es", path, tmp_path / "out", data_dir=tmp_path)
     assert entry["score"] == pytest.approx(75.0)
     assert entry["no_answer"] == 1
+
+
+def test_a_repeated_problem_without_a_unique_id_is_a_second_item_with_an_id_of_its_own(tmp_path):
+    from helpers import items_from_data_dir
+
+    row = {k: v for k, v in ROW.items() if k != "unique_id"}
+    items = items_from_data_dir(tmp_path, "math500_es", [row, dict(row)])
+    assert items[1].id == items[0].id + "#2" and items[0].id.startswith("es-")
+
+
+def test_a_repeated_unique_id_is_a_data_error_naming_both_lines(tmp_path):
+    from helpers import items_from_data_dir
+
+    with pytest.raises(HarnessError, match=r"math500_es: duplicate item id 'test/precalculus/807\.json': .*math500_es\.jsonl: lines 1 and 3"):
+        items_from_data_dir(tmp_path, "math500_es", [ROW, {**ROW, "unique_id": "test/x.json"}, dict(ROW)])

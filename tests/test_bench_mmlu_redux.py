@@ -86,3 +86,14 @@ def test_metrics_report_accuracy_on_the_error_free_rows_beside_the_headline():
     m = bench.metrics(records)
     assert m["acc_ok_only"] == 100.0 and m["acc/abstract_algebra"] == 50.0
     assert m["no_answer_pct"] == 50.0
+
+
+def test_an_exact_duplicate_row_in_a_subject_is_a_second_item_with_an_id_of_its_own(tmp_path):
+    from helpers import items_from_data_dir
+
+    physics = {**ROW, "subject": "college_physics", "question": "A particle moves in a circle. Its speed is"}
+    rows = [physics, {**ROW, "subject": "college_physics", "question": "Another question"}, dict(physics), ROW]
+    items = items_from_data_dir(tmp_path, "mmlu_redux", rows)
+    first, repeat = items[0].id, items[2].id
+    assert len(items) == 4 and len({item.id for item in items}) == 4
+    assert first.startswith("college_physics/") and repeat == first + "#2"

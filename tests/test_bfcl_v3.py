@@ -426,7 +426,7 @@ def test_a_single_turn_run_in_native_style_reads_the_servers_tool_calls(tmp_path
     assert run["task_options"]["bfcl_v3"]["style"] == "auto" and '"style": "native"' in run["data_fingerprints"]["bfcl_v3"]
 
 
-def test_a_data_dir_file_with_a_repeated_id_is_refused_with_its_row(tmp_path, fake_server, capsys):
+def test_a_data_dir_file_with_a_repeated_id_is_refused_with_both_lines(tmp_path, fake_server, capsys):
     from conftest import write_jsonl
 
     from exaone_eval.cli import main
@@ -435,7 +435,8 @@ def test_a_data_dir_file_with_a_repeated_id_is_refused_with_its_row(tmp_path, fa
     write_jsonl(tmp_path / "data" / "bfcl_v3.jsonl", [SIMPLE_ROW, SIMPLE_ROW])
     assert main(["run", "--suite", "non-reasoning", "--model", "32b", "--benchmarks", "bfcl_v3", "--base-url", server.url,
                  "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
-    assert "bfcl_v3: row 2: duplicate item id 'simple_7'" in capsys.readouterr().err
+    path = tmp_path / "data" / "bfcl_v3.jsonl"
+    assert f"bfcl_v3: duplicate item id 'simple_7': {path}: lines 1 and 2" in capsys.readouterr().err
 
 
 def test_a_miss_func_row_holds_its_held_back_docs_apart_from_the_offered_ones():

@@ -97,6 +97,15 @@ def test_cells_the_run_did_not_cover_say_why(tmp_path, planned):
     assert reasons["IFEval"] == "not run"
 
 
+def test_a_benchmark_that_failed_while_running_shows_as_failed_not_as_a_number(tmp_path):
+    scores = {"mmlu_pro": {"error": "mmlu_pro: 3 of 9 samples failed (first: ...)", "failed": 3, "sample_errors": ["..."]},
+              "gpqa_diamond": {"error": "KeyError: 'x'\nTraceback ..."}}
+    run = make_run(tmp_path, "n", "32b", "non-reasoning", scores, benchmarks=["gpqa_diamond", "mmlu_pro"])
+    md = render([run], ["md"], tmp_path / "out")
+    assert row_of(md, 4, "MMLU-Pro")[-3] == "failed (3 samples)"
+    assert row_of(md, 4, "GPQA-Diamond")[-3] == "failed"
+
+
 def test_reasoning_and_non_reasoning_runs_combine_into_their_tables(tmp_path):
     r = make_run(tmp_path, "r", "32b", "reasoning", {"aime_2025": score(84.0, 80.0, 88.0)})
     n = make_run(tmp_path, "n", "32b", "non-reasoning", {"aime_2025": score(36.0, 30.0, 42.0)})

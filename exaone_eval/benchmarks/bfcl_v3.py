@@ -181,20 +181,21 @@ def style_for(options: dict, model) -> str:
 
 def iter_items(ctx: BuildContext):
     """The items of a run, in its calling style (it depends on the model under test)."""
-    from exaone_eval.data import load_rows as data_rows
+    from exaone_eval.data import load_rows as data_rows, origin_of, two_origins
 
     style = style_for(ctx.spec.options, ctx.model)
     rows, fingerprint = data_rows(ctx.spec, ctx.data_dir)
     ctx.fingerprints.update(rows=fingerprint, style=style)
-    seen: set[str] = set()
-    for i, row in enumerate(rows, 1):
+    first_at: dict[str, str] = {}  # item id -> where its row is
+    for i, row in enumerate(rows):
+        where = origin_of(rows, i, f"row {i + 1}")
         try:
             item = to_item(row, style)
         except (KeyError, TypeError, ValueError) as e:
-            raise HarnessError(f"bfcl_v3: row {i}: cannot build a prompt ({type(e).__name__}: {e})") from None
-        if item.id in seen:
-            raise HarnessError(f"bfcl_v3: row {i}: duplicate item id {item.id!r}")
-        seen.add(item.id)
+            raise HarnessError(f"bfcl_v3: {where}: cannot build a prompt ({type(e).__name__}: {e})") from None
+        if item.id in first_at:
+            raise HarnessError(f"bfcl_v3: duplicate item id {item.id!r}: {two_origins(first_at[item.id], where)}")
+        first_at[item.id] = where
         yield item
 
 

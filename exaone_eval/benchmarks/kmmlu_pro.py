@@ -5,8 +5,13 @@ Hong et al., 2025, "From KMMLU-Redux to KMMLU-Pro: A Professional Korean Benchma
 Evaluation", arXiv:2507.08924 (LG AI Research, the report's authors). Hub dataset
 `LGAI-EXAONE/KMMLU-Pro`, test split, 2,822 rows (question, options = list of strings, solution =
 1-based option number, license_name = the exam); gated: accept its terms on the Hub and set HF_TOKEN.
-The rows have no id: the item id is `<license_name>/<12 hex digits of a hash of question and
-options>`. Feeds the "KMMLU-Pro (KO)" row of Tables 3-6 (Multilinguality).
+Feeds the "KMMLU-Pro (KO)" row of Tables 3-6 (Multilinguality).
+
+Item id. The rows have no id column: the item id is `<license_name>/<12 hex digits of a hash of
+question and options>`, stable whatever the row order. A question asked again in the same exam
+with the same options is an item of its own (every row counts), told apart by its ordinal among
+those rows: `<license_name>/<hash>#2` (`ID_FROM_CONTENT`: the loader, items.load_items, numbers
+them; the ordinal is the repeat's place among the rows with that content, fixed by the pinned revision).
 
 The paper's evaluation code is not public, so there is no official scorer to copy. The prompt is
 simple-evals' multiple-choice instruction written in Korean (the benchmark's language), options
@@ -34,6 +39,8 @@ PROMPT = (
 )
 OPTION = "{letter}) {text}"
 ANSWER_PATTERNS = korean_answer_patterns(LETTERS[:5])
+# The id is a hash of the content; repeated rows are numbered by the loader (see the docstring).
+ID_FROM_CONTENT = True
 
 
 def kmmlu_item(name: str, row: dict, group: str | None) -> Item:

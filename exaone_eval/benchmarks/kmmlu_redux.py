@@ -4,9 +4,13 @@ from KMMLU with leaked answers, ill-posed questions and contaminated items remov
 Hong et al., 2025, "From KMMLU-Redux to KMMLU-Pro: A Professional Korean Benchmark Suite for LLM
 Evaluation", arXiv:2507.08924 (LG AI Research, the report's authors). Hub dataset
 `LGAI-EXAONE/KMMLU-Redux`, test split, 2,587 rows in KMMLU-Pro's schema (question, options,
-solution = 1-based option number); gated: accept its terms on the Hub and set HF_TOKEN. The rows
-have no id: the item id is 12 hex digits of a hash of question and options. Feeds the
+solution = 1-based option number); gated: accept its terms on the Hub and set HF_TOKEN. Feeds the
 "KMMLU-Redux (KO)" row of Tables 3-6 (Multilinguality).
+
+Item id: the rows have no id column (and no exam column): the item id is 12 hex digits of a hash
+of question and options, and a repeat of the same content, which counts as a question of its own,
+gets its ordinal among those rows, `<hash>#2` (`ID_FROM_CONTENT`; the loader numbers them). The id
+is the pair (content, ordinal): stable whatever the row order, unique even on repeated rows.
 
 Same paper, same schema, same evaluation as KMMLU-Pro: its Korean prompt and its scorer (the last
 answer statement, Korean or English forms), imported from `kmmlu_pro` so the two cannot drift apart.
@@ -14,11 +18,11 @@ answer statement, Korean or English forms), imported from `kmmlu_pro` so the two
 
 from __future__ import annotations
 
-from exaone_eval.benchmarks.kmmlu_pro import ANSWER_PATTERNS, PROMPT, kmmlu_item
+from exaone_eval.benchmarks.kmmlu_pro import ANSWER_PATTERNS, ID_FROM_CONTENT, PROMPT, kmmlu_item
 from exaone_eval.scoring.choice import extract_last_statement, no_answer_metrics, verdict
 from exaone_eval.types import Generation, Item, Score
 
-__all__ = ["PROMPT", "ANSWER_PATTERNS", "to_item", "score", "metrics"]
+__all__ = ["PROMPT", "ANSWER_PATTERNS", "ID_FROM_CONTENT", "to_item", "score", "metrics"]
 
 
 def to_item(row: dict) -> Item:

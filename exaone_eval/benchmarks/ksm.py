@@ -16,7 +16,10 @@ an unboxed number is no answer, and \\boxed{7.} is 7 (as in the original mode; m
 "7."). tests/test_official_parity.py lists these cases.
 
 Item id: the rows have no id column, so the id is `ksm-` + the first 12 hex digits of the SHA-256
-of the Korean question text: stable across row order and reloads.
+of the Korean question text: stable across row order and reloads. A question that appears again is
+an item of its own, as in HRM8K's scorer, which counts every row: the loader (items.load_items)
+gives the repeat its ordinal, `ksm-<hash>#2` (`ID_FROM_CONTENT`); the ordinal is the repeat's place
+among the rows with that question, which the pinned revision fixes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from exaone_eval.types import Generation, HarnessError, Item, Score
 
 # math-verify costs milliseconds per answer: the runner scores in worker processes.
 SCORE_IN_PROCESSES = True
+
+# The id is a hash of the question; a repeated question is numbered by the loader (see the docstring).
+ID_FROM_CONTENT = True
 
 # "Solve the following problem step by step and write the final answer inside \boxed{}."
 PROMPT = "{question}\n\n풀이 과정을 단계별로 서술하고, 최종 답을 \\boxed{{}} 안에 적어 주세요."

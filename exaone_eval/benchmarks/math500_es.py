@@ -11,8 +11,10 @@ part is compared with math-verify (`\\frac{1}{2}` = 0.5 = `\\dfrac12`, `(3, \\pi
 \\frac{\\pi}{2} \\right)`), as for the other math rows (the original MATH scorer compares
 normalised strings, which rejects some equivalent forms). k = 4 by default.
 
-Item id: `unique_id` (e.g. `test/precalculus/807.json`) when the row has it; otherwise `es-` +
-the first 12 hex digits of the SHA-256 of the problem text.
+Item id: `unique_id` (e.g. `test/precalculus/807.json`) when the row has it (a repeated
+`unique_id` is a data error); otherwise `es-` + the first 12 hex digits of the SHA-256 of the
+problem text, and a repeated problem, an item of its own, gets its ordinal among the rows with that
+text, `es-<hash>#2` (`ID_FROM_CONTENT`; the loader, items.load_items, numbers the repeats).
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ SCORE_IN_PROCESSES = True
 
 # "Reason step by step and write your final answer inside \boxed{}."
 PROMPT = "{problem}\n\nRazona paso a paso y escribe tu respuesta final dentro de \\boxed{{}}."
+
+
+def ID_FROM_CONTENT(row: dict) -> bool:  # noqa: N802 (the flag other modules set to True)
+    """Only rows without a `unique_id` get an id made from their content."""
+    return not row.get("unique_id")
 
 
 def item_id(row: dict) -> str:

@@ -3,9 +3,17 @@
 Gema et al., 2025, "Are We Done with MMLU?", arXiv:2406.04127 (NAACL 2025). Hub dataset
 `edinburgh-dawg/mmlu-redux-2.0`, one config per subject, test split, 5,700 rows (question,
 choices, answer = 0-based index, error_type, source, correct_answer, potential_reason). The rows
-of the 57 configs are joined with the subject in a `subject` column. The rows have no id: the
-item id is `<subject>/<12 hex digits of a hash of question and choices>`, stable whatever the
-row order. Feeds the "MMLU-Redux" row of Tables 3-6 (World Knowledge).
+of the 57 configs are joined with the subject in a `subject` column. Feeds the "MMLU-Redux" row of
+Tables 3-6 (World Knowledge).
+
+Item id. The rows have no id column, and they hold exact duplicates (13 pairs with the same
+question and choices: 11 in college_physics, one each in public_relations and us_foreign_policy),
+which the official scorers count twice; so do we. The id is `<subject>/<12 hex digits of a hash of
+question and choices>`, and a repeat of the same content gets its ordinal: `<subject>/<hash>#2`
+(`ID_FROM_CONTENT`; the loader, items.load_items, numbers the repeats). The content part stays the
+same whatever the row order (a --data-dir copy sorted otherwise, a revision with rows added); the
+ordinal follows the row order of the pinned revision, and the rows it tells apart show the model
+the same prompt.
 
 Which rows and which label. Redux tags each row with an `error_type` ("ok", "wrong_groundtruth",
 "no_correct_answer", "multiple_correct_answers", "bad_question_clarity", ...). The report gives no
@@ -31,6 +39,9 @@ PROMPT = (
     "Question: {question}\nOptions: {options}Answer: Let's think step by step."
 )
 OPTION = "{letter}. {text}\n"
+
+# The id is a hash of the content; identical rows are numbered by the loader (see the docstring).
+ID_FROM_CONTENT = True
 
 # The headline counts every row against the original `answer`. The rows Redux found no error in
 # also get their own figure, the `acc_ok_only` metric.
