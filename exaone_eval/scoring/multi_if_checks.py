@@ -13,7 +13,7 @@ lm-eval's registry. Its 25 instruction ids are IFEval's; four of them check diff
 - `keywords:frequency` returns False when the keyword is not a valid regex (Google's raises).
 
 The other 21 are lm-eval's classes: their code is Multi-IF's, line for line, up to logging and
-style (read side by side with lm-eval 0.4.13; `registry` says so per id). Their build step, where
+style (read side by side with lm-eval 0.4.5 and 0.4.13; `registry` says so per id). Their build step, where
 a missing argument draws at random, is lm-eval's, so `seeded_fallbacks` (scoring/ifeval.py) seeds
 those draws by item, turn and instruction, as for IFEval (Multi-IF draws from the global state).
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 
+from exaone_eval.scoring.ifeval import _lm_eval_ifeval
+
 # Multi-IF's character classes: CJK unified ideographs (+ extension A), hiragana and katakana,
 # Hangul syllables. Each such character is one "word".
 _CJK_CHARS = r"[\u4E00-\u9FFF\u3400-\u4DBF]|[\u3040-\u309f\u30a0-\u30ff]|[\uAC00-\uD7AF]"
@@ -44,8 +46,15 @@ class ThaiTokenizerMissing(RuntimeError):
     """A Thai answer needs pythainlp (and python-crfsuite for sentences) to be counted."""
 
 
+def _google_util():
+    """lm-eval's copy of Google's helpers (Multi-IF's `count_words` and `count_sentences` are the
+    same functions). Loading it through scoring/ifeval.py finds punkt offline and seeds langdetect."""
+    return _lm_eval_ifeval().instructions_registry.instructions.instructions_util
+
+
 def detect_language(text: str) -> str:
     """langdetect's code for `text`; `en` when it finds no features (Multi-IF's fallback)."""
+    _lm_eval_ifeval()  # seeds langdetect before its first use
     import langdetect
 
     try:
@@ -86,9 +95,7 @@ def count_words(text: str) -> int:
         return len(_thai()[1](text))
     if language in CHINESE_JAPANESE:
         return count_words_chinese_japanese(text)
-    from lm_eval.tasks.ifeval import instructions_util  # `\w+`: the same function in Multi-IF
-
-    return instructions_util.count_words(text)
+    return _google_util().count_words(text)  # `\w+`
 
 
 def count_sentences(text: str) -> int:
@@ -100,6 +107,4 @@ def count_sentences(text: str) -> int:
         return len([s for s in re.split(_HINDI_SENTENCE_END, text) if s.strip()])
     if language in CHINESE_JAPANESE:
         return sum(len(re.findall(_CJK_SENTENCE, line.strip())) for line in text.splitlines())
-    from lm_eval.tasks.ifeval import instructions_util  # punkt English: the same function in Multi-IF
-
-    return instructions_util.count_sentences(text)
+    return _google_util().count_sentences(text)  # NLTK punkt, English
