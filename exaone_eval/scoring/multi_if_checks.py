@@ -13,17 +13,19 @@ lm-eval's registry. Its 25 instruction ids are IFEval's; four of them check diff
 - `keywords:frequency` returns False when the keyword is not a valid regex (Google's raises).
 
 The other 21 are lm-eval's classes: their code is Multi-IF's, line for line, up to logging and
-style (read side by side with lm-eval 0.4.5 and 0.4.13; `registry` says so per id). Their build step, where
-a missing argument draws at random, is lm-eval's, so `seeded_fallbacks` (scoring/ifeval.py) seeds
-those draws by item, turn and instruction, as for IFEval (Multi-IF draws from the global state).
+style (read side by side with lm-eval 0.4.5 and 0.4.13; `registry` says so per id). The build
+step, where a missing argument draws at random, is lm-eval's for all 25, so `seeded_fallbacks`
+(scoring/ifeval.py) seeds those draws by item, turn and instruction, as for IFEval (Multi-IF
+draws from the global state).
 
 Per turn, as `metrics.py` does it (`check_turn`): an answer that is a JSON list whose first element
 has a "response" (`[{"response": ...}]`) is scored on that response; strict checks the answer when
 it is not empty; loose passes when any of its eight variants (first / last / both lines dropped,
 asterisks removed) is not blank and follows. `metrics.py` knows nothing of reasoning: it scores the
 text its generation step stored, which is the answer alone when the server returns reasoning apart
-(its API path). The harness does the same: a turn's answer is the text after `</think>`
-(reasoning.py), and an unfinished reasoning leaves an empty answer that follows nothing.
+(its API path). The harness does the same: a turn's answer is the text after `</think>`,
+stripped as Multi-IF's vLLM runner strips its output (reasoning.py), and an unfinished reasoning
+leaves an empty answer that follows nothing.
 
 One difference is ours: a checker that raises (a `keywords:existence` or `keywords:forbidden_words`
 keyword that is not a valid regex, an unknown instruction id, a missing Thai tokenizer) stops
