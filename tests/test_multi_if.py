@@ -166,6 +166,20 @@ def test_a_run_killed_mid_conversation_resumes_without_regenerating_finished_tur
     assert sum(t["replayed"] for t in resumed["turns"]) >= 1
 
 
+def test_a_keyword_that_is_not_a_valid_regex_does_not_end_the_run(tmp_path, fake_server):
+    # Multi-IF's keywords:existence raises on it (its whole evaluation stops); ours records the error.
+    bad = _row(9, [("Mention '('.", ["keywords:existence", "punctuation:no_comma"], [{"keywords": ["("]}, {}])])
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "multi_if.jsonl").write_text(json.dumps(bad) + "\n")
+    server = _conversation_server(fake_server)
+    assert main(["run", "--suite", "reasoning", "--model", "32b", "--benchmarks", "multi_if", "--base-url", server.url,
+                 "--data-dir", str(data), "--out", str(tmp_path / "run"), "--no-progress", "--max-retries", "0"]) == 0
+    row = json.loads((tmp_path / "run" / "samples" / "multi_if.jsonl").read_text().splitlines()[0])
+    turn = row["detail"]["turns"]["1"]
+    assert turn["strict"] == [False, True] and "keywords:existence: error" in turn["errors"][0]
+
+
 def test_a_rerun_of_a_finished_run_sends_nothing(tmp_path, fake_server):
     _run(tmp_path, _conversation_server(fake_server).url)
     again = _conversation_server(fake_server)

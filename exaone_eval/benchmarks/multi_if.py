@@ -1,4 +1,4 @@
-"""Multi-IF (English): IFEval's verifiable instructions over a three-turn conversation.
+"""Multi-IF (English): IFEval-style verifiable instructions, checked by Multi-IF's own code, over three turns.
 
 He et al., 2024, "Multi-IF: Benchmarking LLMs on Multi-Turn and Multilingual Instructions
 Following", arXiv:2410.15553; code facebookresearch/Multi-IF (`metrics.py`, `utils.py`). Hub
@@ -13,22 +13,25 @@ the string "None" is skipped, as `metrics_gen` skips it; the official chaining w
 placeholder text "None" to the model for any later turn, so we stop the conversation there
 instead (no English row has a gap; docs/official-parity.md).
 
-Scoring, as `metrics.py` does it: each turn's answer is checked against that turn's instructions
-with the IFEval instruction registry (lm-eval's copy of Google's code, the one IFEval uses here;
-Multi-IF's own `ifeval.py` has the same instruction ids), `build_description(**kwargs)` with the
-kwargs as the data gives them (no falsy filtering, unlike IFEval's runner); strict: the answer
-itself, when non-empty; loose: any of IFEval's eight variants (first / last line dropped,
-asterisks removed). Per turn: prompt-level and instruction-level accuracy, strict and loose; the
-turn's figure is the mean of those four. Headline: the mean over the three turns' figures. The
-report does not define "Multi-IF (EN)"; this mean is the common reading of it (Qwen3's and
-EXAONE's reports list one number per language).
+Scoring, as `metrics.py` does it, with Multi-IF's own checkers (scoring/multi_if_checks.py: its
+`ifeval.py` is not Google's IFEval; four instructions check differently, and word and sentence
+counts follow the answer's language): each turn's answer is checked against that turn's
+instructions, built from the kwargs as the data gives them (no falsy filtering, unlike IFEval's
+runner); an answer of the form `[{"response": ...}]` is scored on that response; strict: the
+answer itself, when non-empty; loose: any of the eight variants (first / last line dropped,
+asterisks removed). A checker that raises (where Multi-IF's run would stop) counts as not
+followed, with the error in the turn's detail. Per turn: prompt-level and instruction-level
+accuracy, strict and loose; the turn's figure is the mean of those four (`turn_k_<language>_overall`
+in `metrics_gen`). Headline: the mean over the three turns' figures. The report does not define
+"Multi-IF (EN)"; this mean is the common reading of it (Qwen3's and EXAONE's reports list one
+number per language).
 """
 
 from __future__ import annotations
 
 import json
 
-from exaone_eval.scoring.ifeval import _lm_eval_ifeval, fallback_seed, seeded_fallbacks
+from exaone_eval.scoring.multi_if_checks import check_turn
 from exaone_eval.types import Episode, Item, Score
 
 TURNS = (1, 2, 3)
@@ -84,31 +87,6 @@ async def converse(item: Item, chat) -> Episode:
         answers.append(gen.answer)  # an unfinished reasoning has no answer: every check fails
         messages.append({"role": "assistant", "content": gen.answer})
     return Episode(messages=tuple(messages), result={"answers": answers}, response=answers[-1])
-
-
-def _loose_variants(response: str) -> list[str]:
-    lines = response.split("\n")
-    first, last, both = "\n".join(lines[1:]).strip(), "\n".join(lines[:-1]).strip(), "\n".join(lines[1:-1]).strip()
-    variants = [response, first, last, both]
-    return variants[:1] + [response.replace("*", "")] + variants[1:] + [v.replace("*", "") for v in variants[1:]]
-
-
-def check_turn(key: str, instruction_ids: list[str], kwargs: list[dict], response: str) -> dict:
-    """Strict and loose verdicts per instruction, as Multi-IF's gen_acc_strict / gen_acc_loose.
-
-    `key` names the item and turn: a checker whose argument is missing or unusable draws one at
-    random, and that draw is seeded from (key, index, instruction id) as IFEval's are, never taken
-    from the global `random` (scoring/ifeval.py; docs/official-parity.md)."""
-    registry = _lm_eval_ifeval().instructions_registry.INSTRUCTION_DICT
-    strict, loose = [], []
-    variants = _loose_variants(response)
-    for index, (instruction_id, args) in enumerate(zip(instruction_ids, kwargs)):
-        checker = registry[instruction_id](instruction_id)
-        with seeded_fallbacks(fallback_seed(key, index, instruction_id)):
-            checker.build_description(**args)
-        strict.append(bool(response) and bool(checker.check_following(response)))
-        loose.append(any(v.strip() and checker.check_following(v) for v in variants))
-    return {"strict": strict, "loose": loose}
 
 
 def score(item: Item, episode: Episode) -> Score:
