@@ -15,23 +15,37 @@ from exaone_eval.tables import render
 from exaone_eval.types import HarnessError
 
 
-def make_run(root: Path, name: str, model: str, mode: str, scores: dict, benchmarks=None, budgets=None, samples=None) -> Path:
-    """A run directory as the runner writes it (run.json, scores.json, samples/)."""
+def make_run(root: Path, name: str, model: str, mode: str, scores: dict, benchmarks=None, budgets=None, samples=None,
+             extra: dict | None = None) -> Path:
+    """A run directory as the runner writes it (run.json, scores.json, samples/); `extra` adds
+    run.json fields (limit, k, data_dir, task_options)."""
     d = root / name
     (d / "samples").mkdir(parents=True)
     config = {"model": {"name": model, "hf_id": model}, "mode": mode, "suite": "test",
               "benchmarks": benchmarks if benchmarks is not None else sorted(scores)}
     if budgets:
         config["budgets"] = budgets
+    config.update(extra or {})
     (d / "run.json").write_text(json.dumps(config), encoding="utf-8")
-    (d / "scores.json").write_text(json.dumps(scores), encoding="utf-8")
+    (d / "scores.json").write_text(json.dumps({key: full_run(key, mode, entry) for key, entry in scores.items()}), encoding="utf-8")
     for bench, records in (samples or {}).items():
         (d / "samples" / f"{bench}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return d
 
 
-def score(value: float, lo: float | None = None, hi: float | None = None, metrics: dict | None = None) -> dict:
-    entry = {"score": value, "n_items": 30, "k": 4, "metrics": metrics or {}}
+def full_run(key: str, mode: str, entry: dict) -> dict:
+    """A scored entry without `n_items` / `k` gets those of a full run at the task's k, as the
+    runner writes them: every item of the spec (30 where it does not say) and the mode's k."""
+    if "score" not in entry:
+        return entry
+    spec = get_spec(key.partition("@")[0])
+    k = spec.modes[mode].k if mode in spec.modes else 1
+    return {"n_items": spec.items or spec.rows or 30, "k": k, **entry}
+
+
+def score(value: float, lo: float | None = None, hi: float | None = None, metrics: dict | None = None, **counts) -> dict:
+    """A scores.json entry; `counts` (n_items, k, score_basis, ...) override a full run's."""
+    entry = {"score": value, "metrics": metrics or {}, **counts}
     if lo is not None:
         entry.update(ci_low=lo, ci_high=hi)
     return entry
@@ -176,7 +190,8 @@ def test_table_7_falls_back_to_samples_that_carry_a_budget(tmp_path):
     md = render([run], ["md"], tmp_path / "out")
     row = row_of(md, 7, "AIME 2025 — EXAONE 4.0 1.2B (this run)")
     header = header_of(md, 7)
-    assert row[header.index("4K")] == "75.0" and row[header.index("2K")] == "25.0"
+    # 4 items x 2 samples: marked as a subset at another k (the footnote tests are below)
+    assert row[header.index("4K")] == "75.0 [1]" and row[header.index("2K")] == "25.0 [1]"
 
 
 def test_ruler_lengths_fill_table_10_in_any_length_spelling(tmp_path):
