@@ -571,6 +571,8 @@ def curve_panels(table: Table) -> dict[str, list[tuple[str, list[int], list[floa
         else:
             panel, x = "RULER", r["setting"]
         label = MODEL_NAMES[r["model"]] + " (report)" if is_report else r["model"]
+        if r.get("like_for_like") is False:  # the table's footnote mark cannot follow a curve: say it in the legend
+            label += " — not like-for-like (see table notes)"
         series[(panel, label, is_report)][label_tokens(x)] = r["value"]
     with_run = {panel for panel, _, is_report in series if not is_report}
     panels: dict[str, list] = defaultdict(list)
