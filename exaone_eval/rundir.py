@@ -35,6 +35,15 @@ class Run:
     None for runs made before it was recorded."""
     data_fingerprints: dict[str, str] = field(default_factory=dict)
     """run.json `data_fingerprints` (benchmark -> fingerprint of the rows it was run on)."""
+    limit: int | None = None
+    """run.json `limit` (`--limit N`: only the first N items of each benchmark); None: every item."""
+    k: int | None = None
+    """run.json `k` (`--k N`, overriding every task's k); None: each task's own k."""
+    data_dir: str | None = None
+    """run.json `data_dir` (`--data-dir DIR`, whose `<benchmark>.jsonl` files win over the Hub)."""
+    task_options: dict[str, dict] = field(default_factory=dict)
+    """run.json `task_options` (benchmark -> its resolved `[options]`: the spec's, with the suite's on top);
+    {} for runs made before it was recorded."""
 
     @property
     def is_budget_run(self) -> bool:
@@ -66,6 +75,20 @@ def _check_scores(path: Path, scores: dict) -> None:
             raise HarnessError(f"{path}: {key!r} has no numeric 'score' (and no 'skipped' or 'error' reason)")
         if not isinstance(entry.get("metrics", {}), dict):
             raise HarnessError(f"{path}: {key!r}.metrics must be an object")
+        for count in ("n_items", "k", "n_samples"):  # the tables say how much of a benchmark a cell covers from these
+            if count in entry and not _is_count(entry[count]):
+                raise HarnessError(f"{path}: {key!r}.{count} is {entry[count]!r}; expected a non-negative integer")
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _optional_count(path: Path, config: dict, name: str, meaning: str) -> int | None:
+    value = config.get(name)
+    if value is not None and not (_is_count(value) and value > 0):
+        raise HarnessError(f"{path / 'run.json'}: field {name!r} is {value!r}; expected null or a positive integer ({meaning})")
+    return value
 
 
 def load_run(path: Path) -> Run:
@@ -92,6 +115,14 @@ def load_run(path: Path) -> Run:
     data = config.get("data_fingerprints") or {}
     if not (isinstance(data, dict) and all(isinstance(v, str) for v in data.values())):
         raise HarnessError(f"{path / 'run.json'}: field 'data_fingerprints' must map benchmark -> fingerprint string")
+    limit = _optional_count(path, config, "limit", "--limit: items per benchmark")
+    k = _optional_count(path, config, "k", "--k: samples per item")
+    data_dir = config.get("data_dir")
+    if data_dir is not None and not (isinstance(data_dir, str) and data_dir):
+        raise HarnessError(f"{path / 'run.json'}: field 'data_dir' is {data_dir!r}; expected null or the --data-dir path")
+    options = config.get("task_options") or {}
+    if not (isinstance(options, dict) and all(isinstance(v, dict) for v in options.values())):
+        raise HarnessError(f"{path / 'run.json'}: field 'task_options' must map benchmark -> {{option: value}}")
     scores_path = path / "scores.json"
     scores = _read_json(scores_path) if scores_path.exists() else {}
     _check_scores(scores_path, scores)
@@ -102,11 +133,15 @@ def load_run(path: Path) -> Run:
         suite=config.get("suite"),
         benchmarks=tuple(config.get("benchmarks") or ()),
         budgets=tuple(budgets),
-        versions={str(k): v for k, v in versions.items()},
+        versions={str(name): v for name, v in versions.items()},
         scores=scores,
         has_scores=scores_path.exists(),
         scorer_fingerprint=fingerprint,
-        data_fingerprints={str(k): v for k, v in data.items()},
+        data_fingerprints={str(name): v for name, v in data.items()},
+        limit=limit,
+        k=k,
+        data_dir=data_dir,
+        task_options={str(name): dict(v) for name, v in options.items()},
     )
 
 

@@ -2,8 +2,10 @@
 
 Each table keeps the report's layout and published columns and adds, for every model the runs
 evaluated, the run's score, its 95% CI and the difference from the report's figure for the model
-it is compared with. Cells a run did not fill say why. docs/tables.md has the details (which run
-feeds which table, the metric names read for Tables 7 and 9-13, the CSV format).
+it is compared with. Cells a run did not fill say why; cells that are not like-for-like with the
+report (a subset of items, another k, other data: exaone_eval/coverage.py) carry a footnote mark
+and their Δ in parentheses. docs/tables.md has the details (which run feeds which table, the
+metric names read for Tables 7 and 9-13, the marks, the CSV format).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exaone_eval.benchmarks import get_spec
+from exaone_eval.coverage import Coverage, coverage
 from exaone_eval.reference import MODEL_NAMES, RefCell, label_tokens, length_label, reference
 from exaone_eval.rundir import Run, load_run, sample_benchmarks, sample_scores
 from exaone_eval.stats import summarize
@@ -54,6 +57,8 @@ class RunCell:
     note: str = ""
     setting: str = ""
     """How the run was made, when the benchmark says (scores.json `setting`: BFCL's calling style)."""
+    coverage: Coverage | None = None
+    """What the value stands for (items, k, data) and how it departs from the report's setting."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class Source:
     """The report's model id its Δ is taken against."""
     runs: tuple[Run, ...]
     scores: dict
+    origin: dict[str, Run]
+    """scores.json key -> the run whose entry `scores` holds (its --limit, --k, --data-dir apply)."""
 
     @property
     def label(self) -> str:
@@ -89,18 +96,19 @@ class Table:
 # --- which runs feed which table ----------------------------------------------------------------
 
 
-def _merge(runs: list[Run]) -> dict:
+def _merge(runs: list[Run]) -> tuple[dict, dict[str, Run]]:
+    """(scores of all runs, key -> the run each entry comes from)."""
     merged: dict = {}
-    where: dict[str, Path] = {}
+    where: dict[str, Run] = {}
     for run in runs:
         for key, entry in run.scores.items():
             if key in merged and "score" in merged[key] and "score" in entry:
                 raise HarnessError(
-                    f"{key} is scored in both {where[key]} and {run.path} (model {run.model}, {run.mode}): pass only one of them"
+                    f"{key} is scored in both {where[key].path} and {run.path} (model {run.model}, {run.mode}): pass only one of them"
                 )
             if key not in merged or "score" in entry:
-                merged[key], where[key] = entry, run.path
-    return merged
+                merged[key], where[key] = entry, run
+    return merged, where
 
 
 def _sources(runs: list[Run], against: tuple[str, ...]) -> list[tuple[str, Source]]:
@@ -111,7 +119,7 @@ def _sources(runs: list[Run], against: tuple[str, ...]) -> list[tuple[str, Sourc
     out = []
     for (model, mode), group in groups.items():
         for size in (model,) if model in SIZES else against:
-            out.append((size, Source(model, mode, EXAONE[size], tuple(group), _merge(group))))
+            out.append((size, Source(model, mode, EXAONE[size], tuple(group), *_merge(group))))
     return out
 
 
@@ -121,7 +129,8 @@ def run_cell(source: Source, benchmark: str, key: str | None = None) -> RunCell:
     if "score" in entry:
         has_ci = isinstance(entry.get("ci_low"), (int, float)) and isinstance(entry.get("ci_high"), (int, float))
         return RunCell(float(entry["score"]), (float(entry["ci_low"]), float(entry["ci_high"])) if has_ci else None,
-                       setting=str(entry.get("setting") or ""))
+                       setting=str(entry.get("setting") or ""),
+                       coverage=coverage(source.origin[key or benchmark], benchmark, entry, source.mode))
     if not entry and key:  # a sweep's benchmark that was skipped or failed has one entry, not one per budget
         entry = source.scores.get(benchmark) or {}
     return RunCell(note=_why_missing(source, benchmark, entry))
@@ -156,6 +165,34 @@ def _ref_text(cell: RefCell | None) -> str:
     return (cell.text or "N/A") + cell.marked
 
 
+class Marks:
+    """One table's footnotes: a number per distinct departure from the report's setting, put on
+    every run cell that is not like-for-like (docs/tables.md, "Marks")."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+
+    def on(self, cell: RunCell) -> str:
+        """The mark to append to the cell's value: "" for a like-for-like cell, else " [n]"."""
+        if cell.coverage is None or cell.coverage.like_for_like:
+            return ""
+        return f" [{self.numbers.setdefault(cell.coverage.text, len(self.numbers) + 1)}]"
+
+    def markdown(self) -> str:
+        if not self.numbers:
+            return ""
+        lines = ["Marked cells are not like-for-like with the report; their Δ is in parentheses:", ""]
+        return "\n\n" + "\n".join(lines + [f"- [{n}] {text}" for text, n in self.numbers.items()])
+
+
+def _delta_text(delta: float | None, digits: int, mark: str) -> str:
+    """A marked cell's Δ is kept (a smaller k still estimates the same avg@k) but set apart: in
+    parentheses with the cell's mark, never read as a like-for-like difference."""
+    if delta is None:
+        return ""
+    return f"{delta:+.{digits}f}" if not mark else f"({delta:+.{digits}f}){mark}"
+
+
 def _md(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r + [""] * (len(header) - len(r))) + " |" for r in rows]
@@ -163,11 +200,13 @@ def _md(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _tidy(table: int, category: str, benchmark: str, model: str, mode: str, setting: str, source: str,
-          value=None, ci=None, delta=None, note: str = "", marked: str = "", compare_to: str = "") -> dict:
+          value=None, ci=None, delta=None, note: str = "", marked: str = "", compare_to: str = "",
+          cov: Coverage | None = None) -> dict:
     return {
         "table": table, "category": category, "benchmark": benchmark, "model": model, "mode": mode,
         "setting": setting, "source": source, "value": value, "ci_low": ci[0] if ci else None,
         "ci_high": ci[1] if ci else None, "delta": delta, "compare_to": compare_to, "note": note, "marked": marked,
+        **(cov.csv_fields() if cov else dict.fromkeys(COVERAGE_COLUMNS)),
     }
 
 
@@ -207,6 +246,7 @@ def main_table(number: int, sources: list[Source]) -> Table:
         header += [s.label, "95% CI", f"Δ vs {MODEL_NAMES[s.compare_to]}"]
     rows: list[list[str]] = []
     tidy = _report_rows(number)
+    marks = Marks()
     for category, benches in categories.items():
         rows.append([f"**{category}**"])
         for bench in benches:
@@ -218,12 +258,13 @@ def main_table(number: int, sources: list[Source]) -> Table:
                     row += [cell.note, "", ""]
                 else:
                     ci = f"[{_num(cell.ci[0], 1)}, {_num(cell.ci[1], 1)}]" if cell.ci else "n/a"
-                    shown = _num(cell.value, 1) + (f" ({cell.setting})" if cell.setting else "")
-                    row += [shown, ci, "" if delta is None else f"{delta:+.1f}"]
+                    mark = marks.on(cell)
+                    shown = _num(cell.value, 1) + (f" ({cell.setting})" if cell.setting else "") + mark
+                    row += [shown, ci, _delta_text(delta, 1, mark)]
                 tidy.append(_tidy(number, category, bench, s.label, s.mode, cell.setting, _run_paths(s), cell.value, cell.ci, delta,
-                                  cell.note, compare_to=s.compare_to))
+                                  cell.note, compare_to=s.compare_to, cov=cell.coverage))
             rows.append(row)
-    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}", tidy)
+    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}{marks.markdown()}", tidy)
 
 
 def _run_paths(source: Source) -> str:
@@ -282,6 +323,7 @@ def matrix_table(number: int, run_rows: list[RunRow]) -> Table:
     header = (["Context Len.", "Model"] if n_label == 2 else ["Benchmark" if number == 7 else "Model"]) + [_col_title(k) for k in columns]
     rows: list[list[str]] = []
     tidy = _report_rows(number)
+    marks = Marks()
     for group, ref_rows in groups.items():
         rows.append([f"**{group}**"])
         placed = set()
@@ -289,15 +331,15 @@ def matrix_table(number: int, run_rows: list[RunRow]) -> Table:
             rows.append(list(label) + [_ref_text(ref.get(k)) for k in columns])
             for i, rr in enumerate(run_rows):
                 if rr.group == group and rr.anchor == key:
-                    rows += _run_lines(number, rr, columns, ref, digits, n_label, tidy)
+                    rows += _run_lines(number, rr, columns, ref, digits, n_label, tidy, marks)
                     placed.add(i)
         for i, rr in enumerate(run_rows):
             if rr.group == group and i not in placed:
-                rows += _run_lines(number, rr, columns, {}, digits, n_label, tidy)
-    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}", tidy)
+                rows += _run_lines(number, rr, columns, {}, digits, n_label, tidy, marks)
+    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}{marks.markdown()}", tidy)
 
 
-def _run_lines(number, rr: RunRow, columns, ref: dict[str, RefCell], digits, n_label, tidy) -> list[list[str]]:
+def _run_lines(number, rr: RunRow, columns, ref: dict[str, RefCell], digits, n_label, tidy, marks: Marks) -> list[list[str]]:
     pad = [""] * (n_label - len(rr.label))
     setting_of = (lambda k: f"{rr.label[0].lower()}/{k}") if number in (9, 11) else (lambda k: k)
     category = rr.group if number != 7 else get_spec(rr.benchmark).category
@@ -314,11 +356,12 @@ def _run_lines(number, rr: RunRow, columns, ref: dict[str, RefCell], digits, n_l
             cis.append("")
             continue
         delta = _delta(cell, ref.get(k))
-        values.append(_num(cell.value, digits))
-        deltas.append("" if delta is None else f"{delta:+.{digits}f}")
+        mark = marks.on(cell)
+        values.append(_num(cell.value, digits) + mark)
+        deltas.append(_delta_text(delta, digits, mark))
         cis.append(f"[{_num(cell.ci[0], digits)}, {_num(cell.ci[1], digits)}]" if cell.ci else "")
         tidy.append(_tidy(number, category, rr.benchmark, rr.source.label, rr.source.mode, setting_of(k),
-                          _run_paths(rr.source), cell.value, cell.ci, delta, compare_to=rr.source.compare_to))
+                          _run_paths(rr.source), cell.value, cell.ci, delta, compare_to=rr.source.compare_to, cov=cell.coverage))
     lines = [list(rr.label) + pad + values]
     indent = [""] * (n_label - 1)
     if any(deltas):
@@ -357,13 +400,14 @@ def long_rows(number: int, sources: list[Source]) -> list[RunRow]:
             out.append(RunRow(group, (s.compare_to,), note_label, {}, note=note, source=s, benchmark=bench))
             continue
         cis = entry.get("metrics_ci") or {}
+        cov = run_cell(s, bench).coverage  # the entry's items, k and data stand behind each of its metrics
         by_length: dict[str, dict[str, RunCell]] = defaultdict(dict)
         for name, value in (entry.get("metrics") or {}).items():
             setting = _long_setting(number, name)
             if setting is None or not isinstance(value, (int, float)):
                 continue
             ci = cis.get(name)
-            cell = RunCell(float(value), (float(ci[0]), float(ci[1])) if ci else None)
+            cell = RunCell(float(value), (float(ci[0]), float(ci[1])) if ci else None, coverage=cov)
             length = setting.split("/")[0] if number in (9, 11) else ""
             by_length[length][_col_key(number, setting)] = cell
         if not by_length:
@@ -392,7 +436,9 @@ def budget_rows(sources: list[Source]) -> list[RunRow]:
                     budget = key.partition("@")[2]
                     if budget and length_label(budget) not in per_bench[bench]:
                         summary = summarize(per_item)
-                        per_bench[bench][length_label(budget)] = RunCell(summary["score"], (summary["ci_low"], summary["ci_high"]))
+                        counted = {"n_items": len(per_item), "k": max(map(len, per_item.values()), default=0)}
+                        per_bench[bench][length_label(budget)] = RunCell(summary["score"], (summary["ci_low"], summary["ci_high"]),
+                                                                         coverage=coverage(run, bench, counted, s.mode))
         benches = list(dict.fromkeys([c.benchmark for c in reference(7)] + sorted(per_bench)))
         group = MODEL_NAMES[s.compare_to]
         for bench in benches:
@@ -471,8 +517,10 @@ def render(run_dirs: list[Path], formats: list[str], out: Path | None, against: 
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
+COVERAGE_COLUMNS = ("n_items", "full_items", "k", "report_k", "data", "like_for_like", "coverage")
+"""Filled for run cells with a value (Coverage.csv_fields), empty for report cells and reasons."""
 CSV_COLUMNS = ("table", "category", "benchmark", "model", "mode", "setting", "source", "value", "ci_low", "ci_high",
-               "delta", "compare_to", "note", "marked")
+               "delta", "compare_to", "note", "marked") + COVERAGE_COLUMNS
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -523,6 +571,8 @@ def curve_panels(table: Table) -> dict[str, list[tuple[str, list[int], list[floa
         else:
             panel, x = "RULER", r["setting"]
         label = MODEL_NAMES[r["model"]] + " (report)" if is_report else r["model"]
+        if r.get("like_for_like") is False:  # the table's footnote mark cannot follow a curve: say it in the legend
+            label += " — not like-for-like (see table notes)"
         series[(panel, label, is_report)][label_tokens(x)] = r["value"]
     with_run = {panel for panel, _, is_report in series if not is_report}
     panels: dict[str, list] = defaultdict(list)

@@ -108,6 +108,9 @@ class TaskSpec:
     options: dict = field(default_factory=dict)
     """The benchmark's own settings (`[options]`: date windows, lengths, sandbox pool size, ...);
     the module reads and checks them, and run.json records them."""
+    items: int | None = None
+    """The item count of a full run where it is not `rows` (the protocol drops rows: WMT24++);
+    the tables say "5 of <items> items" for a partial run."""
 
     @property
     def module(self) -> str | None:
@@ -115,7 +118,7 @@ class TaskSpec:
 
 
 _KNOWN_KEYS = {"name", "title", "category", "version", "status", "source", "modes", "note", "options"}
-_SOURCE_KEYS = {"hub_id", "revision", "configs", "config_column", "split", "id_field", "fields", "gated", "rows"}
+_SOURCE_KEYS = {"hub_id", "revision", "configs", "config_column", "split", "id_field", "fields", "gated", "rows", "items"}
 
 
 def _spec_error(path, msg: str) -> HarnessError:
@@ -159,6 +162,9 @@ def _parse_spec(name: str, path) -> TaskSpec:
     for key in ("title", "category"):
         if not isinstance(raw.get(key), str):
             raise _spec_error(path, f"field {key!r} must be a string")
+    items = src.get("items")
+    if items is not None and (not isinstance(items, int) or isinstance(items, bool) or items < 1):
+        raise _spec_error(path, f"[source] items is {items!r}; expected a positive integer (the item count of a full run)")
     return TaskSpec(
         name=name,
         title=raw["title"],
@@ -177,6 +183,7 @@ def _parse_spec(name: str, path) -> TaskSpec:
         modes=modes,
         note=raw.get("note", ""),
         options=_options(path, raw.get("options", {})),
+        items=items,
     )
 
 
