@@ -53,6 +53,7 @@ from exaone_eval.serve_api import (
     BadRequest,
     chat_requests,
     chat_response,
+    check_context,
     completion_requests,
     completion_response,
     error_body,
@@ -242,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
             model = body.get("model")
             if model is not None and model != self.server.model_name:
                 raise BadRequest(f"model {model!r} is not served here; this server serves {self.server.model_name!r}", "model", 404, "model_not_found")
-            self.server.check_context(requests)
+            check_context(self.server.runner.backend, requests)
         except BadRequest as e:
             self._send(e.status, error_body(str(e), param=e.param, code=e.code), close=e.status == 413)
             return
@@ -373,22 +374,6 @@ class Server(ThreadingHTTPServer):
         """Generations running now."""
         with self._inflight_lock:
             return len(self._inflight)
-
-    def check_context(self, requests: list[Request]) -> None:
-        """A prompt of the model's context length or more is the client's error (a 400 with
-        vLLM's message), not a failed generation; all choices of a request share one prompt."""
-        backend = self.runner.backend
-        limit, count = getattr(backend, "max_context", None), getattr(backend, "prompt_tokens", None)
-        if limit is None or count is None or not requests:
-            return
-        try:
-            tokens = count(requests[0])
-        except Exception as e:  # the chat template rejects the messages: the client's input
-            raise BadRequest(f"cannot render the prompt: {type(e).__name__}: {e}", "messages") from None
-        if tokens >= limit:
-            raise BadRequest(f"This model's maximum context length is {limit} tokens. However, your request has {tokens} input tokens. "
-                             "Please reduce the length of the input messages.",
-                             "messages" if requests[0].messages else "prompt", code="context_length_exceeded")
 
     def drain(self, timeout: float) -> tuple[int, int]:
         """Refuse new and queued requests (503), let those generating finish for up to `timeout`

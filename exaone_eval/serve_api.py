@@ -199,6 +199,23 @@ def completion_requests(body: dict) -> list[Request]:
     return [Request(messages=(), sampling=s, mode="non-reasoning", prefix=prompt) for s in samplings(body, DEFAULT_COMPLETION_MAX_TOKENS)]
 
 
+def check_context(backend, requests: list[Request]) -> None:
+    """A prompt of the model's context length or more is the client's error (a 400 with
+    vLLM's message), not a failed generation; all choices of a request share one prompt.
+    Checked only when the backend can count tokens (`max_context`, `prompt_tokens(request)`)."""
+    limit, count = getattr(backend, "max_context", None), getattr(backend, "prompt_tokens", None)
+    if limit is None or count is None or not requests:
+        return
+    try:
+        tokens = count(requests[0])
+    except Exception as e:  # the chat template rejects the messages: the client's input
+        raise BadRequest(f"cannot render the prompt: {type(e).__name__}: {e}", "messages") from None
+    if tokens >= limit:
+        raise BadRequest(f"This model's maximum context length is {limit} tokens. However, your request has {tokens} input tokens. "
+                         "Please reduce the length of the input messages.",
+                         "messages" if requests[0].messages else "prompt", code="context_length_exceeded")
+
+
 # --- responses -------------------------------------------------------------------------------
 
 
