@@ -71,6 +71,7 @@ RETRY_AFTER_S = 2
 DISCONNECT_POLL_S = 0.2  # how often a waiting handler looks at its client's socket (cancel well within 1 s)
 IDLE_TIMEOUT_S = 120  # a silent keep-alive connection (or a client stuck mid-body) frees its thread
 DRAIN_TIMEOUT_S = 30.0
+_LOG_LOCK = threading.Lock()
 
 
 class BackendRunner:
@@ -351,8 +352,14 @@ class Server(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def log(self, line: str) -> None:
-        print(f"exaone-eval serve: {line}", file=sys.stderr, flush=True)
+    @staticmethod
+    def log(line: str) -> None:
+        """One line on stderr, always (not only with --verbose): these are the events an operator needs.
+        One write under a lock: print() writes the text and its newline apart, and lines from many
+        handler threads came out glued together."""
+        with _LOG_LOCK:
+            sys.stderr.write(f"exaone-eval serve: {line}\n")
+            sys.stderr.flush()
 
     def handle_error(self, request, client_address) -> None:
         """A client that resets or times out while its request is read is one line, not a traceback."""

@@ -211,6 +211,24 @@ def test_a_disconnect_is_one_log_line_and_no_traceback(gated, capfd):
     assert err.splitlines() == [f"exaone-eval serve: client 127.0.0.1:{port} disconnected; its generation was cancelled"]
 
 
+def test_many_disconnects_at_once_are_one_whole_line_each(capfd):
+    backend = GatedBackend()
+    srv = Server(backend, "m", port=0).start()
+    try:
+        socks = [_raw_post(srv.url, CHAT) for _ in range(12)]
+        assert all(backend.started.acquire(timeout=10) for _ in socks)
+        for sock in socks:
+            sock.close()
+        assert _until(lambda: srv.in_flight() == 0 and srv.admission.running == 0)
+    finally:
+        backend.gate.set()
+        srv.stop()
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 12
+    assert all(line.startswith("exaone-eval serve: client 127.0.0.1:") and line.endswith("disconnected; its generation was cancelled")
+               for line in lines)
+
+
 def test_a_reply_to_a_client_already_gone_is_one_log_line_and_no_traceback(capsys):
     """The client hangs up just as its reply is written: BrokenPipeError must not reach the log."""
 
@@ -219,7 +237,7 @@ def test_a_reply_to_a_client_already_gone_is_one_log_line_and_no_traceback(capsy
             raise BrokenPipeError(32, "Broken pipe")
 
     handler = object.__new__(Handler)
-    handler.server = types.SimpleNamespace(log=Server.log.__get__(object()), verbose=False)
+    handler.server = types.SimpleNamespace(log=Server.log, verbose=False)
     handler.client_address, handler.wfile = ("127.0.0.1", 5555), GoneSocketFile()
     handler.request_version, handler.requestline, handler.command, handler.close_connection = "HTTP/1.1", "POST /", "POST", False
     handler._send(200, {"ok": True})
