@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -218,6 +219,7 @@ def main() -> None:
             rows.append(run_load(f"baseline ({revision(tree)})", tree, args))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], timeout=120)
+            shutil.rmtree(tree.parent, ignore_errors=True)
     show(rows, args)
 
 
