@@ -3,7 +3,8 @@
 Endpoints: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`, `GET /health`.
 It lets the openai backend, and the Tau-Bench user simulator or an LLM judge, run fully offline
 against a real model: `exaone-eval serve --model demo` then `--backend openai --base-url
-http://127.0.0.1:8000/v1`.
+http://127.0.0.1:8000/v1`. How OpenAI requests map onto the harness's types is serve_api.py;
+this module is the HTTP side.
 
 Built on the standard library: a ThreadingHTTPServer (one thread per connection) hands each
 request to one asyncio loop running in a background thread, where the Backend lives. The traffic
@@ -11,269 +12,66 @@ is a few local clients, so nothing here needs aiohttp or uvicorn, and the harnes
 dependency. Concurrent HTTP requests become concurrent `backend.generate` calls on that loop; the
 bundled engine batches them itself (continuous batching).
 
-Mapping to the harness's types:
-- chat: `messages`, `tools` -> Request; `chat_template_kwargs.enable_thinking` -> `mode`
-  (`reasoning` when true, else `non-reasoning`); the reply carries the answer in `content` and the
-  reasoning, when the model reasoned, in `reasoning_content` (as vLLM's reasoning parser does).
-- completions: a raw prompt string is continued as it is, with no chat template: the Request has
-  empty `messages` and the prompt as `prefix`.
-- `n` choices are n Requests; with a `seed`, choice i uses `seed + i`, so they differ and a
-  repeat reproduces them; without one, each choice draws a random seed.
-Bad input is a 400 with an OpenAI-style error body naming the field; streaming is not supported.
-
 Guards, as vLLM's server has them: with `--api-key` (or $EXAONE_EVAL_API_KEY) every /v1 route
 needs `Authorization: Bearer KEY` (401 otherwise; /health stays open); a prompt of the model's
 context length or more is a 400 with vLLM's message (when the backend can count tokens:
 `max_context` and `prompt_tokens(request)`); a body over `--max-request-bytes` is a 413, refused
 before it is read.
+
+Under load (issue 17):
+- A client that disconnects while its generation runs (or while it waits for a slot) is noticed
+  within DISCONNECT_POLL_S: the handler thread polls its socket for EOF while it waits, and
+  cancels the generation's asyncio task; the bundled engine then drops those rows and their KV
+  cache at its next step. The disconnect is one line on stderr, never a traceback.
+- At most `--max-concurrency` requests generate at once; up to `--max-queue` more wait their
+  turn in arrival order; beyond that a request gets 429 with `Retry-After` at once.
+- SIGTERM (or Ctrl-C) stops accepting, lets the requests in flight finish for up to
+  `--drain-timeout` seconds, cancels the rest (503), and exits 0 with a line saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hmac
 import ipaddress
 import json
 import os
-import random
+import select
+import signal
+import socket
 import sys
 import threading
 import time
-import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-from exaone_eval.types import Backend, Generation, HarnessError, Request, Sampling
+from exaone_eval.serve_api import (
+    DEFAULT_CHAT_MAX_TOKENS,
+    BadRequest,
+    chat_requests,
+    chat_response,
+    check_context,
+    completion_requests,
+    completion_response,
+    error_body,
+)
+from exaone_eval.types import Backend, Generation, HarnessError, Request
 
-MAX_N = 64
 MAX_REQUEST_BYTES = 32 * 2**20  # a 128K-token prompt is under 1 MB of JSON; n=64 of them still fits
 API_KEY_ENV = "EXAONE_EVAL_API_KEY"
-DEFAULT_CHAT_MAX_TOKENS = 4096
-DEFAULT_COMPLETION_MAX_TOKENS = 16  # the OpenAI API's own default for /v1/completions
-ROLES = ("system", "developer", "user", "assistant", "tool")
-
-SAMPLING_FIELDS = {"temperature", "top_p", "top_k", "presence_penalty", "max_tokens", "max_completion_tokens", "seed", "stop", "n"}
-CHAT_FIELDS = SAMPLING_FIELDS | {"model", "messages", "tools", "tool_choice", "chat_template_kwargs"}
-COMPLETION_FIELDS = SAMPLING_FIELDS | {"model", "prompt"}
-# Fields clients send by habit; accepted when they ask for nothing this server cannot do.
-HARMLESS = {
-    "stream": (False, None),
-    "logprobs": (False, None),
-    "echo": (False, None),
-    "top_logprobs": (None, 0),
-    "frequency_penalty": (0, 0.0, None),
-    "logit_bias": (None,),
-    "parallel_tool_calls": (True, False, None),
-    "user": None,
-    "metadata": None,
-    "store": (False, None),
-    "stream_options": (None,),
-}
-
-
-class BadRequest(Exception):
-    """A client error: 400 (or `status`) with an OpenAI-style body."""
-
-    def __init__(self, message: str, param: str | None = None, status: int = 400, code: str | None = None):
-        super().__init__(message)
-        self.param, self.status, self.code = param, status, code
-
-
-def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None, code: str | None = None) -> dict:
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-# --- request parsing -------------------------------------------------------------------------
-
-
-def _check_fields(body: dict, allowed: set[str]) -> None:
-    for key, value in body.items():
-        if key in allowed:
-            continue
-        if key not in HARMLESS:
-            raise BadRequest(f"unknown field {key!r}", key)
-        ok = HARMLESS[key]
-        if ok is not None and value not in ok and value != {}:
-            raise BadRequest(f"field {key!r} = {value!r} is not supported by this server", key)
-
-
-def _number(body: dict, key: str, default: float, lo: float | None = None, hi: float | None = None) -> float:
-    value = body.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadRequest(f"{key!r} must be a number, got {value!r}", key)
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise BadRequest(f"{key!r} must be in [{lo}, {hi}], got {value}", key)
-    return float(value)
-
-
-def _integer(body: dict, key: str, default: int | None, lo: int | None = None, hi: int | None = None) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{key!r} must be an integer, got {value!r}", key)
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise BadRequest(f"{key!r} must be between {lo} and {hi}, got {value}", key)
-    return value
-
-
-def _stop(body: dict) -> tuple[str, ...]:
-    stop = body.get("stop")
-    if stop is None:
-        return ()
-    if isinstance(stop, str):
-        return (stop,)
-    if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        return tuple(stop)
-    raise BadRequest(f"'stop' must be a string or a list of strings, got {stop!r}", "stop")
-
-
-def _top_p(body: dict) -> float:
-    top_p = _number(body, "top_p", 1.0, lo=0.0, hi=1.0)
-    if top_p == 0:
-        raise BadRequest("'top_p' must be greater than 0", "top_p")
-    return top_p
-
-
-def samplings(body: dict, default_max_tokens: int) -> list[Sampling]:
-    """One Sampling per requested choice (`n`)."""
-    max_tokens = _integer(body, "max_completion_tokens", None, lo=1)
-    if max_tokens is None:
-        max_tokens = _integer(body, "max_tokens", default_max_tokens, lo=1)
-    top_k = _integer(body, "top_k", -1, lo=-1)
-    n = _integer(body, "n", 1, lo=1, hi=MAX_N)
-    seed = _integer(body, "seed", None)
-    base = seed if seed is not None else random.randrange(2**31)
-    return [
-        Sampling(
-            temperature=_number(body, "temperature", 1.0, lo=0.0, hi=2.0),
-            top_p=_top_p(body),
-            top_k=-1 if top_k == 0 else top_k,
-            presence_penalty=_number(body, "presence_penalty", 0.0, lo=-2.0, hi=2.0),
-            max_tokens=max_tokens,
-            seed=base + i,
-            stop=_stop(body),
-        )
-        for i in range(n)
-    ]
-
-
-def _content(message: dict, i: int) -> str | None:
-    content = message.get("content")
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: only text ones mean anything to a text model
-        texts = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise BadRequest(f"messages[{i}].content: only text parts are supported", "messages")
-            texts.append(part["text"])
-        return "\n".join(texts)
-    raise BadRequest(f"messages[{i}].content must be a string or a list of text parts", "messages")
-
-
-def _messages(body: dict) -> tuple[dict, ...]:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty list", "messages")
-    out = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
-            raise BadRequest(f"messages[{i}] needs a 'role' among {list(ROLES)}", "messages")
-        out.append({**m, "content": _content(m, i)})
-    return tuple(out)
-
-
-def _mode(body: dict) -> str:
-    kwargs = body.get("chat_template_kwargs")
-    if kwargs is None:
-        return "non-reasoning"
-    if not isinstance(kwargs, dict) or set(kwargs) - {"enable_thinking"}:
-        raise BadRequest("'chat_template_kwargs' supports only {'enable_thinking': bool}", "chat_template_kwargs")
-    thinking = kwargs.get("enable_thinking", False)
-    if not isinstance(thinking, bool):
-        raise BadRequest(f"'chat_template_kwargs.enable_thinking' must be true or false, got {thinking!r}", "chat_template_kwargs")
-    return "reasoning" if thinking else "non-reasoning"
-
-
-def _tools(body: dict) -> tuple[dict, ...] | None:
-    tools, choice = body.get("tools"), body.get("tool_choice")
-    if choice not in (None, "auto", "none"):
-        raise BadRequest(f"'tool_choice' {choice!r} is not supported (only 'auto' or 'none')", "tool_choice")
-    if tools is None:
-        return None
-    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-        raise BadRequest("'tools' must be a list of tool objects", "tools")
-    return None if choice == "none" else tuple(tools)
-
-
-def chat_requests(body: dict, default_max_tokens: int = DEFAULT_CHAT_MAX_TOKENS) -> list[Request]:
-    _check_fields(body, CHAT_FIELDS)
-    messages, tools, mode = _messages(body), _tools(body), _mode(body)
-    return [Request(messages=messages, sampling=s, mode=mode, tools=tools) for s in samplings(body, default_max_tokens)]
-
-
-def completion_requests(body: dict) -> list[Request]:
-    """A raw prompt, continued as it is: empty messages, the prompt as the prefix."""
-    _check_fields(body, COMPLETION_FIELDS)
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise BadRequest("'prompt' must be a string (token-id prompts and batches of prompts are not supported)", "prompt")
-    return [Request(messages=(), sampling=s, mode="non-reasoning", prefix=prompt) for s in samplings(body, DEFAULT_COMPLETION_MAX_TOKENS)]
-
-
-# --- responses -------------------------------------------------------------------------------
-
-
-def _usage(gens: list[Generation]) -> dict | None:
-    if any(g.prompt_tokens is None or g.completion_tokens is None for g in gens):
-        return None  # the backend did not count: say nothing rather than a made-up zero
-    prompt = gens[0].prompt_tokens
-    completion = sum(g.completion_tokens for g in gens)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def _response(id_prefix: str, kind: str, model: str, choices: list[dict], gens: list[Generation]) -> dict:
-    """The OpenAI response envelope both endpoints share around their choices."""
-    return {
-        "id": f"{id_prefix}-{uuid.uuid4().hex}",
-        "object": kind,
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": _usage(gens),
-    }
-
-
-def chat_response(model: str, requests: list[Request], gens: list[Generation]) -> dict:
-    choices = []
-    for i, g in enumerate(gens):
-        message: dict[str, Any] = {"role": "assistant", "content": g.answer if g.reasoning is not None else g.text}
-        if g.reasoning is not None:
-            message["reasoning_content"] = g.reasoning
-        if g.tool_calls:
-            message["tool_calls"] = list(g.tool_calls)
-        choices.append({"index": i, "message": message, "finish_reason": g.finish_reason, "logprobs": None})
-    return _response("chatcmpl", "chat.completion", model, choices, gens)
-
-
-def completion_response(model: str, requests: list[Request], gens: list[Generation]) -> dict:
-    """Only the continuation: a backend's text for a prefixed request starts with the prefix."""
-    choices = []
-    for i, (r, g) in enumerate(zip(requests, gens)):
-        if not g.text.startswith(r.prefix or ""):
-            raise RuntimeError("the backend's text does not start with the prompt it continued")
-        text = g.text[len(r.prefix or ""):]
-        choices.append({"index": i, "text": text, "finish_reason": g.finish_reason, "logprobs": None})
-    return _response("cmpl", "text_completion", model, choices, gens)
-
-
-# --- the server ------------------------------------------------------------------------------
+# The harness's own `run --concurrency` default is 64, so a run against this server is never
+# queued or refused; the bundled engine decodes 16 rows at a time, so 64 already keeps its batch
+# full with requests to spare, and more in flight would only hold memory and sockets longer.
+MAX_CONCURRENCY = 64
+MAX_QUEUE = 64  # a waiting request holds a thread and its parsed body; past this, 429
+RETRY_AFTER_S = 2
+DISCONNECT_POLL_S = 0.2  # how often a waiting handler looks at its client's socket (cancel well within 1 s)
+IDLE_TIMEOUT_S = 120  # a silent keep-alive connection (or a client stuck mid-body) frees its thread
+DRAIN_TIMEOUT_S = 30.0
+_LOG_LOCK = threading.Lock()
 
 
 class BackendRunner:
@@ -294,9 +92,10 @@ class BackendRunner:
             raise RuntimeError(f"the backend returned no generation for request(s) {missing}")
         return out  # type: ignore[return-value]
 
-    def generate(self, requests: list[Request]) -> list[Generation]:
-        """Called from an HTTP thread; blocks that thread until the backend has answered."""
-        return asyncio.run_coroutine_threadsafe(self._generate(requests), self.loop).result()
+    def submit(self, requests: list[Request]) -> concurrent.futures.Future:
+        """Start generating; cancelling the future cancels the task on the loop (and so the
+        backend's async generator, whose cleanup tells the bundled engine to drop the rows)."""
+        return asyncio.run_coroutine_threadsafe(self._generate(requests), self.loop)
 
     def close(self) -> None:
         aclose = getattr(self.backend, "aclose", None)
@@ -306,25 +105,103 @@ class BackendRunner:
         self.thread.join(timeout=5)
 
 
+class Admission:
+    """At most `limit` requests generate at once; up to `queue` more wait, first come first
+    served; a request beyond both is refused at once (the caller answers 429)."""
+
+    def __init__(self, limit: int, queue: int):
+        self.limit, self.queue = limit, queue
+        self.running = 0
+        self.waiting: deque[object] = deque()
+        self.closed = False
+        self._cond = threading.Condition()
+
+    def enter(self, gone: Callable[[], bool]) -> str:
+        """'ok' (a slot is held: call `leave`), 'full', 'gone' (the client left while waiting)
+        or 'closed' (the server is stopping)."""
+        with self._cond:
+            if self.closed:
+                return "closed"
+            if self.running < self.limit and not self.waiting:
+                self.running += 1
+                return "ok"
+            if len(self.waiting) >= self.queue:
+                return "full"
+            ticket = object()
+            self.waiting.append(ticket)
+            try:
+                while not self.closed:
+                    if self.waiting[0] is ticket and self.running < self.limit:
+                        self.running += 1
+                        return "ok"
+                    self._cond.wait(DISCONNECT_POLL_S)
+                    if gone():
+                        return "gone"
+                return "closed"
+            finally:
+                self.waiting.remove(ticket)
+                self._cond.notify_all()  # the next in line may go now
+
+    def leave(self) -> None:
+        with self._cond:
+            self.running -= 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, which the openai client (httpx) expects
+    timeout = IDLE_TIMEOUT_S
     server: "Server"
 
     def log_message(self, format: str, *args) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
-    def _send(self, status: int, body: dict, close: bool = False) -> None:
+    @property
+    def client(self) -> str:
+        return "%s:%s" % self.client_address[:2]
+
+    def _send(self, status: int, body: dict, close: bool = False, headers: dict[str, str] | None = None) -> None:
         """`close`: the request body was left unread, so the connection cannot be reused."""
         data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if close:
-            self.send_header("Connection", "close")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            # The client is gone; nobody is left to read the reply, and it is no server fault.
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
+            self.server.log(f"client {self.client} disconnected before its {status} reply was written")
+
+    def client_gone(self) -> bool:
+        """Whether the client has closed its side (EOF or reset), without consuming any byte.
+        A client that sent more (a pipelined request) is still there; it is not watched further."""
+        if self._pipelined:
+            return False
+        try:
+            poller = select.poll()  # not select.select: it fails on descriptors above 1023
+            poller.register(self.connection, select.POLLIN | select.POLLERR | select.POLLHUP)
+            if not poller.poll(0):
+                return False
+            peeked = self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):  # reset by the peer, or the socket is already closed
+            return True
+        self._pipelined = bool(peeked)
+        return not peeked
 
     def _authorized(self, path: str) -> bool:
         """vLLM's rule: with a key, every /v1 route needs `Authorization: Bearer KEY`; a 401 is
@@ -352,6 +229,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, error_body(f"no route GET {path}", code="not_found"))
 
     def do_POST(self) -> None:
+        self._pipelined = False
         path = self.path.split("?", 1)[0].rstrip("/")
         if not self._authorized(path):
             return
@@ -366,15 +244,53 @@ class Handler(BaseHTTPRequestHandler):
             model = body.get("model")
             if model is not None and model != self.server.model_name:
                 raise BadRequest(f"model {model!r} is not served here; this server serves {self.server.model_name!r}", "model", 404, "model_not_found")
-            self.server.check_context(requests)
+            check_context(self.server.runner.backend, requests)
         except BadRequest as e:
             self._send(e.status, error_body(str(e), param=e.param, code=e.code), close=e.status == 413)
             return
+        admitted = self.server.admission.enter(self.client_gone)
+        if admitted == "full":
+            self._send(429, error_body(f"this server is busy: {self.server.admission.limit} requests are generating and "
+                                       f"{self.server.admission.queue} more are waiting (exaone-eval serve --max-concurrency, "
+                                       "--max-queue); retry later", kind="rate_limit_error", code="rate_limit_exceeded"),
+                       headers={"Retry-After": str(RETRY_AFTER_S)})
+            return
+        if admitted == "gone":
+            self.close_connection = True
+            self.server.log(f"client {self.client} disconnected while its request waited for a slot; dropped")
+            return
+        if admitted == "closed":
+            self._send(503, error_body("the server is shutting down", kind="server_error", code="shutting_down"), close=True)
+            return
         try:
-            gens = self.server.runner.generate(requests)
+            self._generate_and_reply(requests, respond)
+        finally:
+            self.server.admission.leave()
+
+    def _generate_and_reply(self, requests: list[Request], respond) -> None:
+        future = self.server.runner.submit(requests)
+        self.server.track(future)
+        try:
+            while True:
+                try:
+                    gens = future.result(timeout=DISCONNECT_POLL_S)
+                    break
+                except TimeoutError:
+                    pass
+                if self.client_gone():
+                    future.cancel()
+                    self.close_connection = True
+                    self.server.log(f"client {self.client} disconnected; its generation was cancelled")
+                    return
+        except concurrent.futures.CancelledError:  # only `drain` cancels a future it did not start
+            self._send(503, error_body("the server is shutting down; this generation was cancelled",
+                                       kind="server_error", code="shutting_down"), close=True)
+            return
         except Exception as e:  # a backend crash is the server's fault: 500, and the server keeps serving
             self._send(500, error_body(f"backend failed: {type(e).__name__}: {e}", kind="server_error"))
             return
+        finally:
+            self.server.untrack(future)
         failed = [g.error for g in gens if g.error]
         if failed:
             self._send(500, error_body(f"generation failed: {failed[0]}", kind="server_error"))
@@ -409,16 +325,22 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, backend: Backend, model_name: str, host: str = "127.0.0.1", port: int = 8000,
                  default_max_tokens: int = DEFAULT_CHAT_MAX_TOKENS, verbose: bool = False,
-                 api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES):
+                 api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES,
+                 max_concurrency: int = MAX_CONCURRENCY, max_queue: int = MAX_QUEUE):
         if api_key is not None and not api_key.strip():
             raise HarnessError("--api-key is empty; give a key, or leave the option out for no key")
+        if max_concurrency < 1 or max_queue < 0:
+            raise HarnessError(f"--max-concurrency must be >= 1 and --max-queue >= 0, got {max_concurrency} and {max_queue}")
         self.runner = BackendRunner(backend)
+        self.admission = Admission(max_concurrency, max_queue)
         self.model_name = model_name
         self.default_max_tokens = default_max_tokens
         self.verbose = verbose
         self.api_key = api_key
         self.max_request_bytes = max_request_bytes
         self.started = int(time.time())
+        self._inflight: set[concurrent.futures.Future] = set()
+        self._inflight_lock = threading.Lock()
         try:
             super().__init__((host, port), Handler)
         except OSError as e:
@@ -430,31 +352,88 @@ class Server(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def check_context(self, requests: list[Request]) -> None:
-        """A prompt of the model's context length or more is the client's error (a 400 with
-        vLLM's message), not a failed generation; all choices of a request share one prompt."""
-        backend = self.runner.backend
-        limit, count = getattr(backend, "max_context", None), getattr(backend, "prompt_tokens", None)
-        if limit is None or count is None or not requests:
-            return
-        try:
-            tokens = count(requests[0])
-        except Exception as e:  # the chat template rejects the messages: the client's input
-            raise BadRequest(f"cannot render the prompt: {type(e).__name__}: {e}", "messages") from None
-        if tokens >= limit:
-            raise BadRequest(f"This model's maximum context length is {limit} tokens. However, your request has {tokens} input tokens. "
-                             "Please reduce the length of the input messages.",
-                             "messages" if requests[0].messages else "prompt", code="context_length_exceeded")
+    @staticmethod
+    def log(line: str) -> None:
+        """One line on stderr, always (not only with --verbose): these are the events an operator needs.
+        One write under a lock: print() writes the text and its newline apart, and lines from many
+        handler threads came out glued together."""
+        with _LOG_LOCK:
+            sys.stderr.write(f"exaone-eval serve: {line}\n")
+            sys.stderr.flush()
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that resets or times out while its request is read is one line, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            self.log(f"client {client_address[0]}:{client_address[1]}: {type(error).__name__}; connection closed")
+        else:
+            super().handle_error(request, client_address)
+
+    def track(self, future: concurrent.futures.Future) -> None:
+        with self._inflight_lock:
+            self._inflight.add(future)
+
+    def untrack(self, future: concurrent.futures.Future) -> None:
+        with self._inflight_lock:
+            self._inflight.discard(future)
+
+    def in_flight(self) -> int:
+        """Generations running now."""
+        with self._inflight_lock:
+            return len(self._inflight)
+
+    def drain(self, timeout: float) -> tuple[int, int]:
+        """Refuse new and queued requests (503), let those generating finish for up to `timeout`
+        seconds, then cancel the rest. Returns (finished, cancelled)."""
+        self.admission.close()
+        at_start = self.in_flight()
+        deadline = time.monotonic() + timeout
+        while self.admission.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._inflight_lock:
+            left = list(self._inflight)
+        for future in left:
+            future.cancel()
+        deadline = time.monotonic() + 5  # the cancelled handlers write their 503s
+        while self.admission.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return max(at_start - len(left), 0), len(left)
 
     def start(self) -> "Server":
         """Serve in a background thread (tests, embedding); `serve_forever` blocks instead."""
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="exaone-eval-serve", daemon=True).start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout: float = 0.0) -> None:
         self.shutdown()
         self.server_close()
+        self.drain(drain_timeout)
         self.runner.close()
+
+
+def serve_until_signalled(server: Server, drain_timeout: float = DRAIN_TIMEOUT_S) -> int:
+    """Serve in this (the main) thread until SIGTERM or SIGINT, then stop gracefully: close the
+    listening socket, drain for up to `drain_timeout` s, close the backend. Returns 0."""
+    received: list[str] = []
+
+    def on_signal(signum, frame) -> None:
+        if not received:  # serve_forever must be stopped from another thread than its own
+            received.append(signal.Signals(signum).name)
+            threading.Thread(target=server.shutdown, name="exaone-eval-serve-stop", daemon=True).start()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.serve_forever(poll_interval=0.1)
+    finally:
+        server.server_close()
+        busy = server.in_flight()
+        server.log(f"{received[0] if received else 'stop'}: no new requests; {busy} in flight get up to {drain_timeout:g} s")
+        finished, cancelled = server.drain(drain_timeout)
+        server.runner.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    server.log(f"stopped ({finished} finished, {cancelled} cancelled)")
+    return 0
 
 
 @dataclass(frozen=True)
@@ -484,7 +463,8 @@ def add_parser(subparsers) -> None:
         "serve",
         help="an OpenAI-compatible server over the bundled engine",
         description="Serve a model (the `demo` preset or a local HF-layout checkpoint) on the bundled engine behind "
-        "OpenAI-compatible endpoints: /v1/chat/completions, /v1/completions, /v1/models, /health.",
+        "OpenAI-compatible endpoints: /v1/chat/completions, /v1/completions, /v1/models, /health. "
+        "SIGTERM or Ctrl-C stops it gracefully.",
     )
     p.add_argument("--model", default="demo", help="a preset name (demo) or a local checkpoint folder (default: demo)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
@@ -495,6 +475,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--api-key", default=None, help=f"require 'Authorization: Bearer KEY' on every /v1 route (default: ${API_KEY_ENV}, else none)")
     p.add_argument("--max-request-bytes", type=int, default=MAX_REQUEST_BYTES,
                    help=f"refuse larger request bodies with 413 (default: {MAX_REQUEST_BYTES})")
+    p.add_argument("--max-concurrency", type=int, default=MAX_CONCURRENCY,
+                   help=f"requests generating at once (default: {MAX_CONCURRENCY}, the harness's own --concurrency default; "
+                   "the engine decodes 16 rows at a time, so more would only hold memory longer)")
+    p.add_argument("--max-queue", type=int, default=MAX_QUEUE,
+                   help=f"requests that wait for a slot beyond --max-concurrency, in arrival order; more get 429 with "
+                   f"Retry-After: {RETRY_AFTER_S} (default: {MAX_QUEUE})")
+    p.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT_S,
+                   help=f"on SIGTERM / Ctrl-C, seconds the requests in flight may still finish before they are cancelled (default: {DRAIN_TIMEOUT_S:g})")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
     p.set_defaults(func=main)
 
@@ -519,13 +507,8 @@ def main(args) -> int:
     loaded = load_backend(args.model)
     server = Server(loaded.backend, args.served_model_name or loaded.name, args.host, args.port,
                     default_max_tokens=args.default_max_tokens, verbose=args.verbose,
-                    api_key=api_key, max_request_bytes=args.max_request_bytes)
-    print(f"serving {server.model_name!r} at {server.url}{' (API key required)' if api_key else ''} (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        server.runner.close()
-    return 0
+                    api_key=api_key, max_request_bytes=args.max_request_bytes,
+                    max_concurrency=args.max_concurrency, max_queue=args.max_queue)
+    print(f"serving {server.model_name!r} at {server.url}{' (API key required)' if api_key else ''} "
+          "(Ctrl-C or SIGTERM stops)", flush=True)
+    return serve_until_signalled(server, args.drain_timeout)

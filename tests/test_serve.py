@@ -9,7 +9,8 @@ import httpx
 import openai
 import pytest
 
-from exaone_eval.serve import Server, completion_requests
+from exaone_eval.serve import Server
+from exaone_eval.serve_api import completion_requests
 from exaone_eval.types import Generation, Request, Sampling
 
 

@@ -198,6 +198,11 @@ class Engine:
         with self._lock:
             return bool(self._seqs or self._queue)
 
+    def cache_bytes(self) -> int:
+        """KV-cache bytes held by the rows in flight (0 with none): what a dropped row frees."""
+        cache = self._cache
+        return cache.nbytes() if cache is not None else 0
+
     def generate(self, groups: list[PromptGroup]) -> list[list[Completion]]:
         """Run groups to completion (blocking); completions in the order of the samples."""
         results = [[None] * len(g.samples) for g in groups]
