@@ -129,3 +129,15 @@ def test_an_engine_crash_fails_the_waiting_requests_instead_of_hanging(backend, 
     monkeypatch.setattr(backend.engine, "_admit", broken_admit)
     out = collect(backend, [Request(USER, greedy(4), "non-reasoning"), Request(USER, greedy(4, seed=1), "reasoning")])
     assert sorted(out) == [0, 1] and all("out of memory" in g.error for g in out.values())
+
+
+def test_a_closed_backend_refuses_work_instead_of_waiting_forever(tmp_path):
+    from exaone_eval.backends.bundled import BundledBackend
+    from exaone_eval.model.tiny import write_tiny_checkpoint
+    from exaone_eval.types import HarnessError
+
+    closed = BundledBackend(str(write_tiny_checkpoint(tmp_path, "hybrid", seed=0)), max_batch=2)
+    assert len(collect(closed, [Request(messages=({"role": "user", "content": "hi"},), sampling=greedy(), mode="non-reasoning")])) == 1
+    asyncio.run(closed.aclose())
+    with pytest.raises(HarnessError, match="the bundled backend was closed"):
+        collect(closed, [Request(messages=({"role": "user", "content": "hi"},), sampling=greedy(), mode="non-reasoning")])

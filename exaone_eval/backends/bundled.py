@@ -110,6 +110,8 @@ class BundledBackend:
     async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:
         from exaone_eval.model.engine import Continuation, PromptGroup
 
+        if self._closed:  # its worker is gone: work submitted now would wait forever
+            raise HarnessError("the bundled backend was closed (aclose); make a new one to generate again")
         loop = asyncio.get_running_loop()
         results: asyncio.Queue = asyncio.Queue()
         cancel = threading.Event()
