@@ -12,9 +12,9 @@ are labelled tau2. Feeds the "Tau-Bench (Airline)" and "Tau-Bench (Retail)" rows
 One sample = one tau2 simulation (`tau2_sim.simulate`): tau2's own Orchestrator loop (the agent
 greets first with "Hi! How can I help you today?", the user answers, the agent's tool calls run
 against the environment, the user ends with ###STOP###, ###TRANSFER### or ###OUT-OF-SCOPE###,
-tau2's max steps and max errors from the run's [options], its default 200 and 10), where tau2's two litellm calls (agent and user) go
-through the run's `chat`: role "agent" with the domain's tools (tau2's `Tool.openai_schema`),
-role "user" without tools. Every turn is stored, so a killed run resumes mid-conversation.
+tau2's max steps and max errors from the run's [options], by default tau2's 200 and 10), where
+tau2's two litellm calls (agent and user) go through the run's `chat`: role "agent" with the
+domain's tools (tau2's `Tool.openai_schema`), role "user" without tools. Every turn is stored, so a killed run resumes mid-conversation.
 tau2's loop is synchronous; it runs in a thread per episode and each `chat` call hops back to the
 event loop.
 
