@@ -11,7 +11,12 @@ simulated user answers the agent) all drive their own turns through a `chat` cal
   at the first missing one (the episode's code is deterministic given the same answers);
 - `role="agent"` is the model under test with the run's decoding profile; `role="user"` is the
   user simulator on its own backend (`--user-base-url`, `--user-model`), at temperature 0;
-- every call is recorded (`Episode.turns`) for the sample row.
+- every call is recorded (`Episode.turns`) for the sample row;
+- an episode gets `episode_timeout_s` seconds of wall time (the benchmark's `[options]`); one that
+  runs past it is cut and counted as that sample's error (`wall_time`), never scored: a cut that
+  depends on the machine's speed would make the score depend on it too. Its finished turns are
+  stored, so a rerun resumes it from the first missing turn. The limits that decide a verdict
+  (tau2's max_steps, BFCL's step limit) are the benchmark's own and count steps, not seconds.
 
 Episodes of different samples run concurrently; a slow conversation never holds up the others.
 """
@@ -19,6 +24,7 @@ Episodes of different samples run concurrently; a slow conversation never holds 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import hashlib
 import json
@@ -32,6 +38,23 @@ from exaone_eval.types import Backend, Generation, HarnessError, Request, Sampli
 ROLES = ("agent", "user")
 USER_MAX_TOKENS = 4096
 """A user simulator's reply is a chat message; tau2's own user has no token cap."""
+DEFAULT_EPISODE_TIMEOUT_S = 3600.0
+"""An episode's wall time when its task spec sets no `episode_timeout_s`. A safety net, not a
+verdict: a typical Tau-Bench episode is 10-40 steps (5-20 agent turns), a BFCL entry a few turns,
+Multi-IF three, so an hour is far past a healthy episode on a served model and still ends a stuck
+one within the run. A cut episode keeps its stored turns, so a limit that proves too short costs
+a rerun, not the work."""
+WALL_TIME = "wall_time"
+"""The termination reason of an episode the run cut at `episode_timeout_s`."""
+
+
+def episode_timeout(name: str, options: dict) -> float:
+    """The benchmark's `episode_timeout_s` (seconds, > 0), checked before any episode starts."""
+    value = options.get("episode_timeout_s", DEFAULT_EPISODE_TIMEOUT_S)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise HarnessError(f"{name}: [options] episode_timeout_s (tasks/{name}.toml or the suite's override) "
+                           f"must be a number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def turn_seed(sample_seed: int, role: str, turn: int) -> int:
@@ -116,6 +139,8 @@ class ChatSettings:
     max_tokens: int
     user: Backend | None = None
     user_model: str | None = None
+    options: dict = dataclasses.field(default_factory=dict)
+    """The benchmark's `[options]` with the suite's overrides (items.task_options)."""
 
 
 class StoreChat:
@@ -124,6 +149,7 @@ class StoreChat:
     def __init__(self, settings: ChatSettings, item_id: str, sample: int, sample_seed: int):
         self.s = settings
         self.item_id, self.sample, self.sample_seed = item_id, sample, sample_seed
+        self.options = settings.options
         self.counts = {role: 0 for role in ROLES}
         self.turns: list[dict] = []
         self.generated = 0
@@ -192,7 +218,7 @@ def episode_generation(turns: Sequence[dict], response: str) -> Generation:
 async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore, pool, user: Backend | None, progress: bool) -> dict:
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
     from exaone_eval import benchmarks
-    from exaone_eval.items import Planned, plan_iter, stream_items
+    from exaone_eval.items import Planned, plan_iter, stream_items, task_options
     from exaone_eval.runner import Progress, SamplesFailed, collect_scores, sample_record, settled, write_results
 
     module = benchmarks.get_module(name)
@@ -202,13 +228,15 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     if getattr(module, "NEEDS_USER", False) and user is None:
         raise HarnessError(f"{name} needs a user simulator: pass --user-base-url and --user-model")
     k = cfg.k or settings.k
+    options = task_options(cfg, name)
+    timeout = episode_timeout(name, options)
     # The items with their prompts (items.load_items strips built prompts); a conversation's
     # items are few and small.
     item_iter, fingerprint_of = stream_items(cfg, name)
     items = list(item_iter)
     fingerprint = fingerprint_of()
     shared = ChatSettings(name, store, backend, cfg.model.hf_id, cfg.model, cfg.mode, k, settings.max_tokens,
-                          user, cfg.user_model)
+                          user, cfg.user_model, options)
     # Each sample's seed, per-sample view and first request as for any benchmark; the key only
     # names the episode here (its turns have keys of their own).
     planned = list(plan_iter(cfg, name, items))
@@ -220,12 +248,19 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     gens: dict[str, Generation] = {}
     futures: dict[str, asyncio.Future] = {}
     errors: list[str] = []
+    cut = 0  # episodes cut at the wall-time limit
 
     async def one(p: Planned) -> None:
+        nonlocal cut
         chat = StoreChat(shared, p.item.id, p.sample, p.seed)
-        async with bound:
+        async with bound:  # the clock starts once the episode has its slot, not while it queues
             try:
-                episode = await module.converse(p.item, chat)
+                episode = await within(timeout, module.converse(p.item, chat))
+            except EpisodeTimedOut:
+                cut += 1
+                errors.append(f"item {p.item.id} sample {p.sample}: {WALL_TIME}: the episode ran past episode_timeout_s = "
+                              f"{timeout:g} s after {len(chat.turns)} turns (they are stored: a rerun resumes it)")
+                return
             except TurnFailed as e:
                 errors.append(f"item {p.item.id} sample {p.sample}: {e}")
                 return
@@ -251,13 +286,41 @@ async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore
     for p in planned:
         if p.key in scores:
             e = episodes[p.key]
-            records.append({**sample_record(p, gens[p.key], scores[p.key]), "transcript": list(e.messages),
-                            "turns": list(e.turns), "result": e.result})
+            records.append({**sample_record(p, gens[p.key], scores[p.key]), "termination": e.termination,
+                            "transcript": list(e.messages), "turns": list(e.turns), "result": e.result})
+    # Why each episode ended (scored or not), and how many the run cut: one count per reason.
+    ends = collections.Counter(e.termination for e in episodes.values())
+    if cut:
+        ends[WALL_TIME] = cut
+    terminations = dict(sorted(ends.items()))
     entry = write_results(cfg, name, k, planned, scores, gens, records, fingerprint, errors,
-                          turns=sum(len(e.turns) for e in episodes.values()))
+                          turns=sum(len(e.turns) for e in episodes.values()), terminations=terminations)
     if errors:  # a rerun resumes each failed episode from its stored turns (a scored-only failure replays them all)
-        raise SamplesFailed(name, errors, len(planned), what="conversations")
+        raise SamplesFailed(name, errors, len(planned), what="conversations", extra={"terminations": terminations})
     return entry
+
+
+class EpisodeTimedOut(Exception):
+    """An episode ran past its wall-time limit (it has been cancelled)."""
+
+
+async def within(seconds: float, episode):
+    """Await the coroutine `episode` for at most `seconds`, else cancel it and raise EpisodeTimedOut.
+
+    Not `asyncio.wait_for`: its TimeoutError could not be told from one the episode's own code
+    raised. The cancellation reaches the episode at the turn it awaits; one that runs on a thread
+    (Tau-Bench) stops asking for turns when it is cancelled.
+    """
+    task = asyncio.ensure_future(episode)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():  # timed out, or the run itself is being cancelled
+            task.cancel()
+    if not done:
+        await asyncio.gather(task, return_exceptions=True)  # let it unwind before the sample is reported
+        raise EpisodeTimedOut
+    return task.result()
 
 
 def score_episode(name: str, item, episode):

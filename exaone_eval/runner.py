@@ -283,9 +283,11 @@ class SamplesFailed(HarnessError):
     benchmark is recorded as failed with their reasons, and a rerun retries only those samples
     (a generation in the store is not asked for again; only its scoring reruns)."""
 
-    def __init__(self, name: str, errors: list[str], total: int, what: str = "samples"):
+    def __init__(self, name: str, errors: list[str], total: int, what: str = "samples", extra: dict | None = None):
         super().__init__(f"{name}: {len(errors)} of {total} {what} failed (first: {errors[0]})")
         self.errors = errors
+        self.extra = extra or {}
+        """Counts the failure entry keeps beside the errors (a conversation's `terminations`)."""
 
 
 def write_results(cfg: RunConfig, name: str, k: int, planned: list[Planned], scores: dict[str, Score],
@@ -457,7 +459,7 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
                 problem = failure_reason(e)
                 entry = {"error": problem}
                 if isinstance(e, SamplesFailed):
-                    entry.update(failed=len(e.errors), sample_errors=e.errors[:MAX_SAMPLE_ERRORS])
+                    entry.update(failed=len(e.errors), sample_errors=e.errors[:MAX_SAMPLE_ERRORS], **e.extra)
                 record_outcome(cfg, name, entry, problem)
                 unfinished[name] = f"failed   {summary_line(name, problem)}"
             else:

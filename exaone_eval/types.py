@@ -150,6 +150,13 @@ class Episode:
     turns: tuple[dict, ...] = ()
     """Filled by the runner: one record per chat call (role, turn, seed, reasoning, answer,
     tool_calls, finish_reason, token counts), in call order."""
+    termination: str = "completed"
+    """Why the episode ended, in the benchmark's official words where it has them (tau2's
+    TerminationReason values: user_stop, agent_stop, max_steps, too_many_errors, agent_error,
+    user_error; BFCL's step limit: step_limit); `completed` for one that ran its natural course
+    (Multi-IF's three turns, BFCL's last turn answered). The sample row keeps it as `termination`
+    and scores.json counts each reason; the run's own wall-time cut (`wall_time`) is no episode
+    (docs/conversations.md)."""
 
 
 class Chat(Protocol):
@@ -162,6 +169,10 @@ class Chat(Protocol):
     `--user-base-url`, temperature 0). A turn that fails after the backend's retries raises
     TurnFailed: the sample is not stored and a rerun resumes it.
     """
+
+    options: dict
+    """The benchmark's `[options]` as this run resolved them (tasks/<name>.toml with the suite's
+    overrides): where an episode reads its limits (Tau-Bench's max_steps and max_errors)."""
 
     async def __call__(self, messages: Sequence[dict], *, tools: Sequence[dict] | None = None,
                        role: str = "agent", max_tokens: int | None = None) -> Generation:

@@ -291,6 +291,20 @@ def test_an_episode_that_ends_on_its_own_records_no_termination(tmp_path, fake_s
     assert sample["result"]["terminated"] is None and "terminated" not in sample["detail"]
 
 
+def test_the_row_and_scores_json_give_the_episodes_termination_as_every_conversation_does(tmp_path, fake_server, multi_turn_rows):
+    done, looping = multi_turn_rows["multi_turn_base"][:2]
+    play, loop = script([done], "native"), looping_script(looping, "native", loop_turn=0)
+    first_question = _first_question(looping)
+    # `looping` never stops calling in its first turn; `done` plays the ground truth to its end.
+    asked = lambda body: next(m["content"] for m in body["messages"] if m["role"] == "user")  # noqa: E731
+    server = fake_server(lambda body: loop(body) if asked(body) == first_question else play(body))
+    assert run(tmp_path, server.url, [done, looping], "native") == 0
+    by_id = {s["id"]: s["termination"] for s in samples(tmp_path)}
+    assert by_id == {done["id"]: "completed", looping["id"]: "step_limit"}
+    entry = json.loads((tmp_path / "run" / "scores.json").read_text())["bfcl_v3"]
+    assert entry["terminations"] == {"completed": 1, "step_limit": 1}
+
+
 def test_native_and_text_calling_decode_to_the_same_calls(tmp_path, fake_server, multi_turn_rows):
     row = multi_turn_rows["multi_turn_base"][0]
     extracted = {}

@@ -55,13 +55,27 @@ def scripted_user(body: dict) -> dict:
     return {"content": "Please move my reservation GV1N64 to the flights of May 19 and 20." if said == 0 else "Thank you. ###STOP###"}
 
 
-def run(tmp_path: Path, agent_url: str, user_url: str) -> int:
+def run(tmp_path: Path, agent_url: str, user_url: str, suite: str = "non-reasoning") -> int:
     data = tmp_path / "data"
     if not (data / "tau_bench_airline.jsonl").exists():
         write_jsonl(data / "tau_bench_airline.jsonl", [airline_task().model_dump(mode="json")])
-    return main(["run", "--suite", "non-reasoning", "--model", "32b", "--benchmarks", "tau_bench_airline",
+    # A request timeout well under the hour default: a stalled server in a test fails it, never hangs it.
+    return main(["run", "--suite", suite, "--model", "32b", "--benchmarks", "tau_bench_airline",
                  "--base-url", agent_url, "--user-base-url", user_url, "--user-model", "user-sim",
-                 "--data-dir", str(data), "--out", str(tmp_path / "run"), "--no-progress", "--max-retries", "0", "--k", "1"])
+                 "--data-dir", str(data), "--out", str(tmp_path / "run"), "--no-progress", "--max-retries", "0", "--k", "1",
+                 "--request-timeout", "60"])
+
+
+def bounded_suite(monkeypatch, **options) -> str:
+    """A suite `bounded` (non-reasoning) whose `[bounded.options.tau_bench_airline]` is `options`."""
+    import dataclasses
+
+    from exaone_eval import config
+
+    real = config.suites()
+    suite = dataclasses.replace(real["non-reasoning"], name="bounded", options={"tau_bench_airline": options})
+    monkeypatch.setattr(config, "suites", lambda: {**real, "bounded": suite})
+    return "bounded"
 
 
 def sample(tmp_path: Path) -> dict:
@@ -309,3 +323,101 @@ def test_bad_task_options_are_refused_naming_the_spec_file():
         tau_bench.options(replace(spec, options={**spec.options, "max_steps": 0}))
     with pytest.raises(HarnessError, match="domain must be 'airline' or 'retail'"):
         tau_bench.options(replace(spec, options={**spec.options, "domain": "telecom"}))
+
+
+# ---------------------------------------------------------------- episode limits (issue 17)
+
+
+def chatty_agent(body: dict) -> dict:
+    return {"content": "I'm here to help! Is there anything else?"}
+
+
+def chatty_user(body: dict) -> dict:
+    return {"content": "Thanks, that's kind. I'm still here."}  # never tau2's ###STOP###
+
+
+def tau2_verdict(row: dict):
+    """tau2's own `evaluate_simulation` on the sample's trajectory and termination reason."""
+    from tau2.data_model.simulation import SimulationRun
+    from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
+
+    messages = [tau2_sim.message_from_dict(m) for m in row["result"]["trajectory"]]
+    simulation = SimulationRun(id="x", task_id=TASK_ID, start_time="", end_time="", duration=0.0,
+                               termination_reason=row["result"]["termination_reason"], messages=messages)
+    return evaluate_simulation(simulation, airline_task(), EvaluationType.ALL, solo_mode=False, domain="airline")
+
+
+def test_the_task_specs_limits_are_tau2s_own_runner_defaults():
+    from tau2 import config as tau2_config
+
+    from exaone_eval import benchmarks
+    from exaone_eval.benchmarks import tau_bench
+
+    for name in ("tau_bench_airline", "tau_bench_retail"):
+        options = benchmarks.get_spec(name).options
+        assert options["max_steps"] == tau_bench.DEFAULT_OPTIONS["max_steps"] == tau2_config.DEFAULT_MAX_STEPS == 200
+        assert options["max_errors"] == tau_bench.DEFAULT_OPTIONS["max_errors"] == tau2_config.DEFAULT_MAX_ERRORS == 10
+
+
+def test_a_chatty_pair_that_never_ends_stops_at_tau2s_200_steps_with_tau2s_verdict(tmp_path, fake_server):
+    agent, user = fake_server(chatty_agent), fake_server(chatty_user)
+    assert run(tmp_path, agent.url, user.url) == 0
+    row = sample(tmp_path)
+    assert row["termination"] == "max_steps" and row["result"]["steps"] == 200 and row["result"]["max_steps"] == 200
+    official = tau2_verdict(row)
+    assert row["score"] == official.reward == 0.0
+    assert row["detail"]["note"] == official.info["note"] == "Simulation terminated prematurely. Termination reason: max_steps"
+    entry = json.loads((tmp_path / "run" / "scores.json").read_text())["tau_bench_airline"]
+    assert entry["terminations"] == {"max_steps": 1} and entry["score"] == 0.0
+
+
+def test_a_suite_overrides_tau2s_step_limit(tmp_path, fake_server, monkeypatch):
+    suite = bounded_suite(monkeypatch, max_steps=12)
+    agent, user = fake_server(chatty_agent), fake_server(chatty_user)
+    assert run(tmp_path, agent.url, user.url, suite=suite) == 0
+    row = sample(tmp_path)
+    assert row["termination"] == "max_steps" and row["result"]["steps"] == 12 and row["result"]["max_steps"] == 12
+    assert len(agent.requests) + len(user.requests) == 12  # one step per message: nothing is asked past the limit
+    run_json = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run_json["task_options"]["tau_bench_airline"]["max_steps"] == 12
+
+
+def test_an_episode_that_ends_by_the_users_stop_token_records_tau2s_reason(golden_run):
+    tmp_path, _, _ = golden_run
+    assert sample(tmp_path)["termination"] == "user_stop"
+    entry = json.loads((tmp_path / "run" / "scores.json").read_text())["tau_bench_airline"]
+    assert entry["terminations"] == {"user_stop": 1}
+
+
+def test_an_episode_past_its_wall_time_is_cut_its_thread_stops_and_the_sample_fails(tmp_path, fake_server, monkeypatch, capsys):
+    import itertools
+    import threading
+
+    suite = bounded_suite(monkeypatch, episode_timeout_s=1)
+    answered, release = itertools.count(), threading.Event()
+
+    def stalls_on_its_third_reply(body: dict) -> dict:
+        if next(answered) >= 2:
+            release.wait(60)  # a stuck user simulator, until the test lets it go
+        return chatty_user(body)
+
+    before = set(threading.enumerate())
+    agent, user = fake_server(chatty_agent), fake_server(stalls_on_its_third_reply)
+    started = time.monotonic()
+    try:
+        assert run(tmp_path, agent.url, user.url, suite=suite) == 2
+        elapsed = time.monotonic() - started
+        asked = (len(agent.requests), len(user.requests))
+        episode_threads = [t for t in set(threading.enumerate()) - before if t.name == "tau2-episode"]
+        for thread in episode_threads:
+            thread.join(10)  # its in-flight turn was cancelled: it ends without asking again
+        assert not any(t.is_alive() for t in episode_threads)
+    finally:
+        release.set()
+    assert elapsed < 40  # cut at 1 s, not left to the 60 s request timeout (loose: a busy machine)
+    assert (len(agent.requests), len(user.requests)) == asked == (2, 3)
+    entry = json.loads((tmp_path / "run" / "scores.json").read_text())["tau_bench_airline"]
+    assert entry["terminations"] == {"wall_time": 1} and "score" not in entry
+    assert "wall_time: the episode ran past episode_timeout_s = 1 s after 4 turns" in entry["sample_errors"][0]
+    assert (tmp_path / "run" / "samples" / "tau_bench_airline.jsonl").read_text() == ""  # no zero kept for it
+    assert "Traceback" not in capsys.readouterr().err

@@ -312,8 +312,10 @@ async def converse_multi_turn(item: Item, chat) -> Episode:
             turns.append(steps)
             if terminated is not None:
                 break
+    # The row's `termination`, in the same place and words for every conversation benchmark.
     return Episode(messages=tuple(messages), result={"turns": turns, "terminated": terminated},
-                   response=turns[-1][-1]["answer"] if turns and turns[-1] else "")
+                   response=turns[-1][-1]["answer"] if turns and turns[-1] else "",
+                   termination=terminated["reason"] if terminated is not None else "completed")
 
 
 # --- verdicts -------------------------------------------------------------------------------------

