@@ -168,8 +168,8 @@ def served_context(models: list[dict], model: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def prompt_too_long(prompt: int | None, context: int, at_least: int | None = None) -> str:
-    """The per-sample error for a prompt that leaves no room to generate."""
+def prompt_too_long(prompt: int | None, context: int, at_least: int | None = None, *,
+                    whose: str = "the server's context", remedy: str = "serve the model with a larger --max-model-len") -> str:
+    """The per-sample error for a prompt that leaves no room to generate: both lengths, and what helps."""
     length = f"{prompt} tokens" if prompt is not None else f"at least {at_least} tokens"
-    return (f"the prompt is {length} and the server's context is {context} tokens: no room to generate; "
-            "serve the model with a larger --max-model-len")
+    return f"the prompt is {length} and {whose} is {context} tokens: no room to generate; {remedy}"
