@@ -18,7 +18,8 @@ server: vLLM 0.34 lowers `max_tokens` to what is left by itself; older releases 
 message that `parse_overflow` reads (below); where that message does not give the exact prompt
 length, vLLM's `POST /tokenize` does (`count`, `max_model_len`).
 
-vLLM's messages, read in each release's source (400 BadRequest each):
+vLLM's messages, read in the source distributions of releases 0.6.6, 0.8.5, 0.10.2, 0.11.0,
+0.12.0, 0.14.0, 0.17.0, 0.20.0, 0.25.0, 0.30.0 and 0.34.0 (each a 400 BadRequest):
 - <= 0.9 (`entrypoints/openai/serving_engine.py`, `_validate_input`): "This model's maximum
   context length is N tokens. However, you requested T tokens (P in the messages, M in the
   completion). Please reduce the length of the messages or completion."
@@ -30,12 +31,14 @@ vLLM's messages, read in each release's source (400 BadRequest each):
   `entrypoints/renderer.py`) the same sentence states N - M, not N, as the "context length"; and
   0.14's completions endpoint says "'max_tokens' (M) cannot be greater than the model's maximum
   context length (N)."
-- 0.17 - 0.30 (`renderers/params.py`, `TokenizeParams`): "max_tokens=M cannot be greater than
-  max_model_len=max_total_tokens=N. Please request fewer output tokens." and "This model's
-  maximum context length is N tokens. However, you requested M output tokens and your prompt
-  contains [at least ]P input tokens, for a total of [at least ]T tokens. ..." ("at least": the
-  prompt was tokenized only up to N - M + 1 tokens), or "... your prompt contains C characters
-  (more than X characters, which is the upper bound for I input tokens). ..."
+- 0.17 - 0.30 (`renderers/params.py`, `TokenizeParams.__post_init__`): "max_tokens=M cannot be
+  greater than max_model_len=max_total_tokens=N. Please request fewer output tokens." (0.17.0's
+  has no space before "cannot"); 0.20 - 0.30 (`TokenizeParams._token_len_check` /
+  `_text_len_check`): "This model's maximum context length is N tokens. However, you requested M
+  output tokens and your prompt contains [at least ]P input tokens, for a total of [at least ]T
+  tokens. ..." ("at least": the prompt was tokenized only up to N - M + 1 tokens), or "... your
+  prompt contains C characters (more than X characters, which is the upper bound for I input
+  tokens). ..."
 - 0.34 (`renderers/params.py`): "max_tokens=M cannot be greater than max_model_len=N. Please
   request fewer output tokens."; a prompt alone too long: "This model's maximum context length is
   N tokens. However, your prompt contains [at least ]P input tokens, which exceeds this limit even
