@@ -196,6 +196,7 @@ class StoreChat:
             "reasoning_closed": gen.reasoning_closed,
             "prompt_tokens": gen.prompt_tokens,
             "completion_tokens": gen.completion_tokens,
+            **({"max_tokens_capped": gen.max_tokens_capped} if gen.max_tokens_capped else {}),
         })
         return gen
 
@@ -212,6 +213,8 @@ def episode_generation(turns: Sequence[dict], response: str) -> Generation:
         finish_reason=agent[-1]["finish_reason"] if agent else None,
         completion_tokens=sum(tokens) if tokens else None,
         reasoning_closed=all(t["reasoning_closed"] for t in agent),
+        # The episode was cut by the context, not by the budget, when any agent turn was.
+        max_tokens_capped=next((t["max_tokens_capped"] for t in agent if t.get("max_tokens_capped")), None),
     )
 
 

@@ -10,6 +10,12 @@ after `die_after` answers it dies as `die_how` says, or on demand:
 - `refuse()`: the process is gone: connections in flight are reset, new ones refused;
 - `hang()`: the process is stuck: nothing in flight is answered, new connections hang in connect;
 - `revive()`: it serves again on the same port.
+With `max_model_len` it behaves as vLLM does with `--max-model-len` (exaone_eval.backends.context
+quotes vLLM's sources): `/v1/models` states it (unless `states_context=False`), a request whose
+prompt plus `max_tokens` exceeds it gets vLLM's 400 in the wording of release line `vllm`
+("0.8", "0.10", "0.20" or "0.34", which instead lowers max_tokens itself), and `POST /tokenize`
+counts a prompt (unless `tokenize=False`). A "token" here is a whitespace-separated word of the
+prompt (`prompt_tokens`), the same count in every message and in `usage`.
 The standard library's threading HTTP server is enough here and keeps tests dependency-free.
 """
 
@@ -30,6 +36,59 @@ def echo_responder(body: dict) -> dict:
     return {"content": f"seed={body.get('seed')}", "completion_tokens": 3}
 
 
+VLLM_STYLES = ("0.8", "0.10", "0.20", "0.34")
+
+
+def prompt_tokens(body: dict) -> int:
+    """The fake's token count of a request's prompt: its words (messages' contents and tools, or
+    the raw prompt), at least 1."""
+    if "messages" in body:
+        text = " ".join(str(m.get("content") or "") for m in body["messages"]) + " " + json.dumps(body.get("tools") or "")
+    else:
+        text = str(body.get("prompt") or "")
+    return max(1, len(text.split()))
+
+
+def context_refusal(style: str, n: int, prompt: int, max_tokens: int, completions: bool = False) -> str | None:
+    """vLLM's 400 message (release line `style`) for `prompt` + `max_tokens` over context `n`, or
+    None when it accepts the request. The wording is vLLM's own, per release line."""
+    if style == "0.8":
+        if prompt + max_tokens > n:
+            return (f"This model's maximum context length is {n} tokens. However, you requested {prompt + max_tokens} "
+                    f"tokens ({prompt} in the messages, {max_tokens} in the completion). "
+                    "Please reduce the length of the messages or completion.")
+        return None
+    if style == "0.10":
+        if completions and prompt > n - max_tokens:  # the renderer's check: "context" is n - max_tokens here
+            return (f"This model's maximum context length is {n - max_tokens} tokens. However, your request has "
+                    f"{prompt} input tokens. Please reduce the length of the input messages.")
+        if prompt >= n:
+            return (f"This model's maximum context length is {n} tokens. However, your request has {prompt} input "
+                    "tokens. Please reduce the length of the input messages.")
+        if prompt + max_tokens > n:
+            return (f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum context "
+                    f"length is {n} tokens and your request has {prompt} input tokens ({max_tokens} > {n} - {prompt}).")
+        return None
+    if max_tokens > n:
+        total = f"max_total_tokens={n}" if style == "0.20" else f"{n}"  # 0.20's f"{max_total_tokens=}" quirk
+        return f"max_tokens={max_tokens} cannot be greater than max_model_len={total}. Please request fewer output tokens."
+    if style == "0.20":
+        room = n - max_tokens
+        if prompt > room:
+            counted = min(prompt, room + 1)  # vLLM tokenizes only up to room + 1 tokens
+            q = "at least " if counted == room + 1 else ""
+            return (f"This model's maximum context length is {n} tokens. However, you requested {max_tokens} output "
+                    f"tokens and your prompt contains {q}{counted} input tokens, for a total of {q}{counted + max_tokens} "
+                    "tokens. Please reduce the length of the input prompt or the number of requested output tokens.")
+        return None
+    if prompt > n:  # 0.34: only a prompt alone over the context is refused
+        counted = min(prompt, n + 1)
+        q = "at least " if counted == n + 1 else ""
+        return (f"This model's maximum context length is {n} tokens. However, your prompt contains {q}{counted} input "
+                "tokens, which exceeds this limit even without any output tokens. Please reduce the length of the input prompt.")
+    return None
+
+
 class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # the default backlog of 5 refuses bursts of 64 concurrent requests
     daemon_threads = True
@@ -41,9 +100,16 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAIServer:
     def __init__(self, responder: Responder = echo_responder, fail_first: list[int] | None = None,
                  retry_after: float | None = None, die_after: int | None = None, port: int = 0,
-                 delay: float = 0.0, die_how: str = "drop"):
+                 delay: float = 0.0, die_how: str = "drop", max_model_len: int | None = None, vllm: str = "0.10",
+                 states_context: bool = True, tokenize: bool = True):
         if die_how not in ("drop", "refuse", "hang"):
             raise ValueError(f"die_how must be drop, refuse or hang, got {die_how!r}")
+        if vllm not in VLLM_STYLES:
+            raise ValueError(f"vllm must be one of {VLLM_STYLES}, got {vllm!r}")
+        self.max_model_len = max_model_len
+        self.vllm = vllm
+        self.states_context = states_context
+        self.tokenize = tokenize
         self.responder = responder
         self.fail_first = list(fail_first or [])
         self.retry_after = retry_after
@@ -51,6 +117,7 @@ class FakeOpenAIServer:
         self.die_how = die_how
         self.delay = delay
         self.requests: list[dict] = []
+        self.tokenized: list[dict] = []  # bodies of POST /tokenize
         self.answered = 0
         self.first_request_at: float | None = None  # time.time() of the first request (bench/)
         self.died_at: float | None = None  # time.monotonic() of the last refuse() / hang()
@@ -180,10 +247,20 @@ class FakeOpenAIServer:
                 return -1, {}, {}
             self.answered += 1
             n = self.answered
+        prompt, seen = 5, body
+        if self.max_model_len is not None:
+            prompt = prompt_tokens(body)
+            asked = body.get("max_completion_tokens") or body.get("max_tokens") or self.max_model_len - prompt
+            refusal = context_refusal(self.vllm, self.max_model_len, prompt, asked, completions=not chat)
+            if refusal is not None:
+                error = {"message": refusal, "type": "BadRequestError", "param": None, "code": 400}
+                return 400, {}, ({"object": "error", **error} if self.vllm == "0.8" else {"error": error})
+            # The model generates at most what is left (vLLM 0.34 lowers max_tokens to it itself).
+            seen = {**body, "max_tokens": min(asked, self.max_model_len - prompt)}
         if self.delay:
             time.sleep(self.delay)
-        out = self.responder(body)
-        usage = {"prompt_tokens": 5, "completion_tokens": out.get("completion_tokens", 1), "total_tokens": 5 + out.get("completion_tokens", 1)}
+        out = self.responder(seen)
+        usage = {"prompt_tokens": prompt, "completion_tokens": out.get("completion_tokens", 1), "total_tokens": prompt + out.get("completion_tokens", 1)}
         if not chat:
             text = out["text"] if "text" in out else out.get("content")
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": out.get("finish_reason", "stop")}
@@ -252,7 +329,12 @@ class FakeOpenAIServer:
                 if not self._alive():
                     return
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+                    card = {"id": "fake", "object": "model"}
+                    if server.max_model_len is not None:  # vLLM's ModelCard
+                        card = {**card, "created": 0, "owned_by": "vllm", "root": "fake", "parent": None, "permission": []}
+                        if server.states_context:
+                            card["max_model_len"] = server.max_model_len
+                    self._send(200, {"object": "list", "data": [card]})
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 
@@ -264,6 +346,12 @@ class FakeOpenAIServer:
                     self._send(400, {"error": {"message": "bad JSON"}})
                     return
                 path = self.path.rstrip("/")
+                if path == "/tokenize" and server.max_model_len is not None and server.tokenize:
+                    with server.lock:
+                        server.tokenized.append(body)
+                    count = prompt_tokens(body)  # vLLM's TokenizeResponse
+                    self._send(200, {"count": count, "max_model_len": server.max_model_len, "tokens": list(range(count)), "token_strs": None})
+                    return
                 if not path.endswith("/completions"):
                     self._send(404, {"error": {"message": "not found"}})
                     return

@@ -94,6 +94,7 @@ def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
         "prompt_hash": hashlib.sha256(json.dumps(p.request.messages, ensure_ascii=False).encode()).hexdigest()[:16],
         "detail": score.detail,
         "item_meta": p.item.meta or None,
+        **({"max_tokens_capped": gen.max_tokens_capped} if gen.max_tokens_capped else {}),
     }
 
 
@@ -127,6 +128,8 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
     done = [p for p in planned if p.key in gens]
     entry["n_samples"] = len(done)
     entry["truncated"] = sum(not gens[p.key].reasoning_closed for p in done)
+    # Samples whose max tokens the context cut below the benchmark's budget (not like the report's).
+    entry["context_capped"] = sum(gens[p.key].max_tokens_capped is not None for p in done)
     entry["no_answer"] = sum(scores[p.key].extracted is None for p in done if p.key in scores)
     tokens = [gens[p.key].completion_tokens for p in done if gens[p.key].completion_tokens is not None]
     entry["mean_completion_tokens"] = sum(tokens) / len(tokens) if tokens else None

@@ -85,6 +85,10 @@ class Generation:
     """OpenAI-style tool calls the model made, when the server parsed them."""
     error: str | None = None
     """Set when the backend failed: the sample is not stored and a rerun retries it."""
+    max_tokens_capped: dict | None = None
+    """Set when the context left less room than the request's max tokens: `{"asked": 32768,
+    "sent": 7000, "context": 8192}` (asked, what the model could generate, the context). Such a
+    sample is cut by the context, not by the benchmark's budget (scores.json: `context_capped`)."""
     meta: dict = field(default_factory=dict)
     """Backend details worth keeping (server url, latency, forced budget, ...)."""
 

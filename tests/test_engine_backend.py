@@ -141,3 +141,23 @@ def test_a_closed_backend_refuses_work_instead_of_waiting_forever(tmp_path):
     asyncio.run(closed.aclose())
     with pytest.raises(HarnessError, match="the bundled backend was closed"):
         collect(closed, [Request(messages=({"role": "user", "content": "hi"},), sampling=greedy(), mode="non-reasoning")])
+
+
+def test_a_budget_longer_than_the_context_left_is_capped_and_recorded(backend):
+    # The tiny model has 512 positions; 503 words make a 506-token prompt (3 from the template).
+    long_prompt = ({"role": "user", "content": " ".join(["w20"] * 503)},)
+    (gen,) = collect(backend, [Request(long_prompt, greedy(32768), "non-reasoning")]).values()
+    assert gen.error is None and gen.prompt_tokens == 506
+    assert gen.max_tokens_capped == {"asked": 32768, "sent": 6, "context": 512}
+    assert gen.completion_tokens <= 6
+
+
+def test_a_budget_that_fits_the_context_is_not_recorded_as_capped(backend):
+    (gen,) = collect(backend, [Request(USER, greedy(4), "non-reasoning")]).values()
+    assert gen.error is None and gen.max_tokens_capped is None
+
+
+def test_a_prompt_that_fills_the_context_fails_naming_both_lengths(backend):
+    full = ({"role": "user", "content": " ".join(["w20"] * 509)},)
+    (gen,) = collect(backend, [Request(full, greedy(8), "non-reasoning")]).values()
+    assert gen.error == "the prompt is 512 tokens and the model's context is 512 tokens: no room to generate; it has no more positions"

@@ -4,17 +4,23 @@ Prompts go through the checkpoint's own chat template (transformers, local files
 `enable_thinking` (reasoning mode) and `tools`. Requests with the same messages, tools, mode
 and prefix share one prefill, forked into one cache row per sample. One worker thread drives
 the engine, so the event loop stays free and concurrent `generate` calls share one batch.
+
+Each request's `max_tokens` is capped at what the model's context leaves after its prompt (the
+engine would stop there anyway); a cap below the request's budget is recorded on the Generation
+(`max_tokens_capped`), and a prompt that fills the context fails alone, naming both lengths.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+from exaone_eval.backends.context import cap_record, fit_max_tokens, prompt_too_long
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, render_chat, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request
 
@@ -120,6 +126,7 @@ class BundledBackend:
             groups.setdefault(_group_key(request), []).append(index)
 
         waiting = 0
+        capped: dict[int, dict] = {}
         for indices in groups.values():
             first = requests[indices[0]]
             try:
@@ -128,9 +135,21 @@ class BundledBackend:
                 for i in indices:
                     yield i, _failed(f"chat template failed: {type(e).__name__}: {e}")
                 continue
+            # The samples of a group share the prompt, hence the room the context leaves them.
+            length = len(self.engine.encode(prompt + prefix))
+            if length >= self.max_context:
+                for i in indices:
+                    yield i, _failed(prompt_too_long(length, self.max_context, whose="the model's context",
+                                                     remedy="it has no more positions"))
+                continue
+            sent = {i: fit_max_tokens(requests[i].sampling.max_tokens, self.max_context, length) for i in indices}
+            for i in indices:
+                record = cap_record(requests[i].sampling.max_tokens, sent[i], self.max_context)
+                if record is not None:
+                    capped[i] = record
             samples = tuple(
                 Continuation(
-                    sampling=requests[i].sampling,
+                    sampling=dataclasses.replace(requests[i].sampling, max_tokens=sent[i]),
                     # The budget caps reasoning, which only reasoning mode has.
                     reasoning_budget=requests[i].reasoning_budget if requests[i].mode == "reasoning" else None,
                     answer_max_tokens=requests[i].answer_max_tokens,
@@ -152,7 +171,7 @@ class BundledBackend:
         try:
             for _ in range(waiting):
                 index, completion = await results.get()
-                yield index, _generation(requests[index], completion)
+                yield index, _generation(requests[index], completion, capped.get(index))
         finally:
             cancel.set()  # a consumer that stops early frees the engine of its remaining samples
 
@@ -197,7 +216,7 @@ def _failed(message: str) -> Generation:
     return Generation(text="", reasoning=None, answer="", error=message, meta={"backend": "bundled"})
 
 
-def _generation(request: Request, completion) -> Generation:
+def _generation(request: Request, completion, capped: dict | None = None) -> Generation:
     if completion.error is not None:
         return _failed(completion.error)
     text = completion.text if request.messages else (request.prefix or "") + completion.text
@@ -219,5 +238,6 @@ def _generation(request: Request, completion) -> Generation:
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         reasoning_closed=split.closed,
+        max_tokens_capped=capped,
         meta=meta,
     )

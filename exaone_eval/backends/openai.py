@@ -20,6 +20,11 @@ the model's tokenizer: `exaone-eval sweep`), then the prefix. A budget is enforc
 engine does it: generate at most `reasoning_budget` tokens; if the reasoning is still open, append
 the forcing text and generate the answer (at most `answer_max_tokens`); if it closed, let the
 answer run on to `max_tokens`. Every call of one request goes to the same URL (prefix caching).
+
+Every call's `max_tokens` fits the server's context (exaone_eval.backends.context): capped at the
+`max_model_len` its `/models` states, and a vLLM refusal for a prompt plus `max_tokens` over the
+context is retried once, on the same server, with what the refusal (or its `/tokenize`) says is
+left. A cap below the benchmark's budget is recorded in `Generation.max_tokens_capped`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import time
 import zlib
 from typing import AsyncIterator, Awaitable, Callable, Sequence
 
+from exaone_eval.backends.context import (Overflow, cap_record, fit_max_tokens, parse_overflow, prompt_too_long,
+                                          served_context)
 from exaone_eval.failover import ServerPool, connection_lost, describe
 from exaone_eval.reasoning import first_call, join_reasoning, raw_prompt, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request
@@ -72,6 +79,8 @@ class OpenAIBackend:
         self._openai = openai
         self.model = model
         self.base_urls = [u.rstrip("/") for u in base_urls]
+        self.contexts: list[int | None] = [None] * len(self.base_urls)
+        """Each URL's context (max_model_len) as its `GET /models` last stated it, else None."""
         self.pool = ServerPool(self.base_urls, self._ask_models, unreachable_timeout, log)
         # A connect that takes longer than a probe is a server that is not there; a request may
         # take up to request_timeout once connected (a 64K-token generation takes minutes).
@@ -106,11 +115,14 @@ class OpenAIBackend:
         """None when URL i's server answers `GET /models` (below 500: some servers have no
         /models, and a 404 is an answer), else why not."""
         try:
-            await self.clients[i].models.list(timeout=self.pool.probe_timeout)
+            page = await self.clients[i].models.list(timeout=self.pool.probe_timeout)
         except self._openai.APIStatusError as e:
             return None if e.status_code < 500 else f"GET /models answered {e.status_code}"
         except Exception as e:  # connection refused, timeouts, ...: not there
             return describe(e)
+        # vLLM states its context per model (ModelCard.max_model_len, an extra field to openai's
+        # Model); read at every probe, so a server restarted with another --max-model-len is seen.
+        self.contexts[i] = served_context([m.model_dump() for m in page.data], self.model)
         return None
 
     def server_report(self) -> dict:
@@ -154,9 +166,11 @@ class OpenAIBackend:
             return True
         return isinstance(error, o.APIStatusError) and error.status_code in TRANSIENT_STATUS
 
-    async def _call(self, create: Callable[[object], Awaitable], sticky: int | None = None) -> "_Reply | Generation":
-        """One API call on a server in the rotation, with bounded retries of transient failures;
-        a failed Generation otherwise. A lost connection sends the call to another server."""
+    async def _call(self, create: Callable[[int], Awaitable], sticky: int | None = None,
+                    completions: bool = False) -> "_Reply | _Refused | Generation":
+        """One API call (`create(url index)`) on a server in the rotation, with bounded retries of
+        transient failures; a failed Generation otherwise, or `_Refused` when the server said the
+        request does not fit its context. A lost connection sends the call to another server."""
         attempt = moves = 0
         while True:
             i = await self.pool.acquire(sticky)
@@ -166,7 +180,7 @@ class OpenAIBackend:
             start = time.monotonic()
             resp = _LOST
             try:
-                resp = await _unless_lost(create(self.clients[i]), self.pool.lost_signal(i))
+                resp = await _unless_lost(create(i), self.pool.lost_signal(i))
             except Exception as e:  # classified below; nothing escapes generate()
                 if connection_lost(e):
                     self.pool.connection_failed(i, describe(e))
@@ -175,6 +189,9 @@ class OpenAIBackend:
                         return _failed(f"{url}: the connection was lost {moves} times ({describe(e)})")
                     continue
                 transient = self._transient(e)
+                overflow = _overflow(e, completions)
+                if overflow is not None:
+                    return _Refused(overflow, i, f"{url}: {_short(e)}")
                 if not transient or attempt >= self.max_retries:
                     why = "gave up after retries" if transient else "not retried"
                     return _failed(f"{url}: {type(e).__name__}: {_short(e)} ({why}){_not_found_hint(url, e)}")
@@ -182,7 +199,7 @@ class OpenAIBackend:
                 attempt += 1
             else:
                 if resp is not _LOST:
-                    return _Reply(resp, url, time.monotonic() - start, attempt + moves + 1)
+                    return _Reply(resp, url, time.monotonic() - start, attempt + moves + 1, i)
                 moves += 1  # its server went down with the call in flight: send it elsewhere
                 if moves > MAX_MOVES:
                     return _failed(f"{url}: the server went down under this request {moves} times")
@@ -195,27 +212,95 @@ class OpenAIBackend:
         if req.reasoning_budget is not None or req.prefix is not None:
             return await self._one_raw(req)
         params = self._params(req)
-        # The client's generic `post` (openai's documented route for extra endpoints) sends the
-        # body as it is and returns the JSON (`cast_to=object`): the typed `chat.completions.create`
-        # spends ~1 ms per request transforming and validating, a third of the harness's overhead.
-        reply = await self._call(lambda client: client.post("/chat/completions", body=params, cast_to=object))
+        reply = await self._fitted("/chat/completions", params)
         if isinstance(reply, Generation):
             return reply
-        return _parse(req, reply.resp, url=reply.url, latency=reply.latency, attempts=reply.attempts)
+        return _parse(req, reply.resp, url=reply.url, latency=reply.latency, attempts=reply.attempts, capped=reply.capped)
+
+    async def _fitted(self, path: str, body: dict, sticky: int | None = None) -> "_Reply | Generation":
+        """One call whose `max_tokens` fits the server's context (module docstring): capped at the
+        context `/models` stated; a refusal over the context is retried once on the same server
+        with the room it leaves, and a prompt that leaves no room is a clear failure."""
+        asked = body["max_tokens"]
+        fixed: int | None = None  # the retry's max_tokens, from the server's own numbers
+        sent: dict[int, int] = {}
+
+        def create(i: int) -> Awaitable:
+            sent[i] = fixed if fixed is not None else fit_max_tokens(asked, self.contexts[i])
+            # The client's generic `post` (openai's documented route for extra endpoints) sends the
+            # body as it is and returns the JSON (`cast_to=object`): the typed `create` methods
+            # spend ~1 ms per request transforming and validating, a third of the harness's overhead.
+            return self.clients[i].post(path, body={**body, "max_tokens": sent[i]}, cast_to=object)
+
+        completions = path == "/completions"
+        reply = await self._call(create, sticky, completions)
+        if isinstance(reply, _Refused):
+            room = await self._room(reply, body)
+            if isinstance(room, Generation):
+                return room
+            fixed, context = room
+            again = await self._call(create, reply.index, completions)
+            if isinstance(again, _Refused):  # no loop: the server's numbers did not fit either
+                return _failed(f"{again.message} (after one retry with max_tokens={fixed}, the room "
+                               "the server's first refusal left after the prompt)")
+            reply = again
+            if isinstance(reply, _Reply):
+                reply.capped = cap_record(asked, fixed, context)
+            return reply
+        if isinstance(reply, _Reply):
+            # What the server could generate: what was sent, or less where it lowered max_tokens
+            # to the room after the prompt itself (vLLM 0.34), seen from the prompt it counted.
+            context = self.contexts[reply.index]
+            usage = reply.resp.get("usage") if isinstance(reply.resp, dict) else None
+            prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+            room = sent[reply.index]
+            if context is not None and isinstance(prompt, int):
+                room = min(room, context - prompt)
+            reply.capped = cap_record(asked, room, context)
+        return reply
+
+    async def _room(self, refused: "_Refused", body: dict) -> "tuple[int, int] | Generation":
+        """(max_tokens that fits, the context) after a refusal, or the sample's failure: from the
+        refusal's own numbers, else from vLLM's `POST /tokenize`, which counts the prompt."""
+        o = refused.overflow
+        if o.room is None and not o.prompt_alone_too_long:
+            counted = await self._tokenize(refused.index, body)
+            if isinstance(counted, str):
+                return _failed(f"{refused.message} (the prompt's length is unknown: {counted})")
+            o = Overflow(context=counted[1], prompt=counted[0])
+        if o.prompt_alone_too_long:
+            return _failed(f"{self.base_urls[refused.index]}: {prompt_too_long(o.prompt, o.context, o.prompt_at_least)}")
+        return o.room, o.context
+
+    async def _tokenize(self, i: int, body: dict) -> "tuple[int, int] | str":
+        """(prompt tokens, max_model_len) from vLLM's `POST /tokenize` (at the server's root, beside
+        /v1) for the prompt of `body`, rendered as the server renders it; else why not."""
+        keys = ("messages", "tools", "chat_template_kwargs") if "messages" in body else ("prompt",)
+        ask = {"model": self.model, **{k: body[k] for k in keys if k in body}}
+        if "messages" in body:
+            ask["add_generation_prompt"] = True
+        root = self.base_urls[i].removesuffix("/v1")
+        try:
+            out = await self.clients[i].post(f"{root}/tokenize", body=ask, cast_to=object)
+            return int(out["count"]), int(out["max_model_len"])
+        except Exception as e:  # not vLLM, an old one, or a failure: the sample fails and says so
+            return f"POST {root}/tokenize failed ({type(e).__name__}: {_short(e)})"
 
     async def _complete(self, req: Request, prompt: str, max_tokens: int, sticky: int) -> "_Reply | Generation":
         s = req.sampling
-        extra: dict = {"top_k": s.top_k} if self.vllm_extras and s.top_k > 0 else {}
         params = dict(model=self.model, prompt=prompt, temperature=s.temperature, top_p=s.top_p,
-                      presence_penalty=s.presence_penalty, max_tokens=max_tokens, seed=s.seed, extra_body=extra)
+                      presence_penalty=s.presence_penalty, max_tokens=max_tokens, seed=s.seed)
+        if self.vllm_extras and s.top_k > 0:
+            params["top_k"] = s.top_k
         if s.stop:
             params["stop"] = list(s.stop)
-        reply = await self._call(lambda client: client.completions.create(**params), sticky)
+        reply = await self._fitted("/completions", params, sticky)
         if isinstance(reply, Generation):
             return reply
-        if not reply.resp.choices:
+        resp = reply.resp if isinstance(reply.resp, dict) else {}
+        if not resp.get("choices"):
             return _failed(f"{reply.url}: the server returned no choices")
-        if reply.resp.usage is None:
+        if not isinstance(resp.get("usage"), dict):
             return _failed(f"{reply.url}: the server reported no token usage (budget forcing counts tokens)")
         return reply
 
@@ -305,23 +390,41 @@ async def _unless_lost(call: Awaitable, lost: asyncio.Future):
 
 
 class _Reply:
-    """A successful API call: the response and where and how it was made."""
+    """A successful API call: the response (JSON) and where and how it was made."""
 
-    def __init__(self, resp, url: str, latency: float, attempts: int):
-        self.resp, self.url, self.latency, self.attempts = resp, url, latency, attempts
+    def __init__(self, resp, url: str, latency: float, attempts: int, index: int):
+        self.resp, self.url, self.latency, self.attempts, self.index = resp, url, latency, attempts, index
+        self.capped: dict | None = None
+        """`Generation.max_tokens_capped` of this call (set by `_fitted`)."""
 
     # completions-endpoint accessors (checked in `_complete`: one choice, usage reported)
     @property
     def text(self) -> str:
-        return self.resp.choices[0].text or ""
+        return self.resp["choices"][0].get("text") or ""
 
     @property
     def finish_reason(self) -> str | None:
-        return self.resp.choices[0].finish_reason
+        return self.resp["choices"][0].get("finish_reason")
 
     @property
     def tokens(self) -> int:
-        return self.resp.usage.completion_tokens
+        return self.resp["usage"]["completion_tokens"]
+
+
+class _Refused:
+    """A call the server refused because prompt plus max_tokens exceed its context."""
+
+    def __init__(self, overflow: Overflow, index: int, message: str):
+        self.overflow, self.index, self.message = overflow, index, message
+
+
+def _overflow(error: Exception, completions: bool) -> Overflow | None:
+    """What a 400 says about the context (vLLM's messages: exaone_eval.backends.context)."""
+    if getattr(error, "status_code", None) != 400:
+        return None
+    body = getattr(error, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None  # openai unwraps {"error": {...}}
+    return parse_overflow(message if isinstance(message, str) else str(error), completions)
 
 
 def _http_client(openai):
@@ -351,7 +454,7 @@ def _failed(message: str) -> Generation:
     return Generation(text="", reasoning=None, answer="", finish_reason=None, error=message)
 
 
-def _parse(req: Request, resp, url: str, latency: float, attempts: int) -> Generation:
+def _parse(req: Request, resp, url: str, latency: float, attempts: int, capped: dict | None = None) -> Generation:
     try:
         body = resp
         choice = body["choices"][0]
@@ -380,6 +483,7 @@ def _parse(req: Request, resp, url: str, latency: float, attempts: int) -> Gener
         completion_tokens=usage.get("completion_tokens"),
         reasoning_closed=closed,
         tool_calls=tuple(msg["tool_calls"]) if msg.get("tool_calls") else None,
+        max_tokens_capped=capped,
         meta={"url": url, "latency_s": round(latency, 3), "attempts": attempts},
     )
 
@@ -403,8 +507,10 @@ def _parse_raw(req: Request, text: str, replies: list[_Reply], forced_at: int | 
         reasoning=split.reasoning,
         answer=split.answer,
         finish_reason=finish,
-        prompt_tokens=replies[0].resp.usage.prompt_tokens,
+        prompt_tokens=replies[0].resp["usage"].get("prompt_tokens"),
         completion_tokens=sum(r.tokens for r in replies),
         reasoning_closed=split.closed,
+        # The first call a context capped (a budget-forced sample makes two).
+        max_tokens_capped=next((r.capped for r in replies if r.capped is not None), None),
         meta=meta,
     )

