@@ -134,7 +134,7 @@
         ? el("details", { class: "reasoning" }, el("summary", {}, "Reasoning" + lengthNote(r[C.reasoning], r[C.reasoning_chars])), el("pre", {}, r[C.reasoning]))
         : null,
       r[C.conversation] ? el("div", {}, el("h4", {}, `Conversation (${r[C.conversation].length} messages)`), conversation(r, C)) : null,
-      r[C.conversation] ? null : el("div", { class: "response" }, el("h4", {}, "Response" + lengthNote(r[C.answer], r[C.answer_chars])), el("pre", {}, r[C.answer])),
+      el("div", { class: "response" }, el("h4", {}, (r[C.conversation] ? "Final response" : "Response") + lengthNote(r[C.answer], r[C.answer_chars])), el("pre", {}, r[C.answer])),
       r[C.turns] && full ? generatedTurns(r, C) : null,
       detail && full ? el("details", { class: "score-detail" }, el("summary", {}, "Score details"), el("pre", {}, JSON.stringify(detail, null, 1))) : null);
   }
