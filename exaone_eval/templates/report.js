@@ -159,7 +159,7 @@
     filters.replaceChildren(
       el("button", { class: "filter", "data-verdict": "all", "aria-pressed": String(state.verdicts.size === 0),
         onclick: () => { state.verdicts.clear(); drawFilters(); applyFilter(); } }, "all"),
-      INDEX.verdicts.map((v) => el("button", { class: "filter v-" + v.replace(" ", "-"), "data-verdict": v, "aria-pressed": String(state.verdicts.has(v)),
+      ...INDEX.verdicts.map((v) => el("button", { class: "filter v-" + v.replace(" ", "-"), "data-verdict": v, "aria-pressed": String(state.verdicts.has(v)),
         onclick: () => { state.verdicts.has(v) ? state.verdicts.delete(v) : state.verdicts.add(v); drawFilters(); applyFilter(); } },
         `${v} (${fmt(meta ? meta.counts[v] : 0)})`)));
   }
