@@ -58,7 +58,7 @@ class Words:
         return " ".join(words)[:chars]
 
 
-def sample_record(bench: str, item: int, sample: int, words: Words, rng: np.random.Generator) -> dict:
+def sample_record(bench: str, item: int, sample: int, question: str, words: Words, rng: np.random.Generator) -> dict:
     verdict = rng.choice(["correct", "wrong", "truncated", "no answer"], p=[0.6, 0.3, 0.05, 0.05])
     reasoning_len = int(rng.integers(2_000, 120_000))
     # Only the kept head and tail need fresh words; the middle is never written into the report.
@@ -68,7 +68,7 @@ def sample_record(bench: str, item: int, sample: int, words: Words, rng: np.rand
            "extracted": None if verdict in ("no answer", "truncated") else words.text(12), "score": float(verdict == "correct"),
            "reasoning": reasoning, "answer": answer, "reasoning_closed": verdict != "truncated", "finish_reason": "stop",
            "prompt_tokens": int(rng.integers(100, 3_000)), "completion_tokens": reasoning_len // 4, "prompt_hash": "0" * 16,
-           "detail": {"reference": words.text(10)}, "item_meta": {"question": words.text(int(rng.integers(200, 5_000)))}}
+           "detail": {"reference": words.text(10)}, "item_meta": {"question": question}}
     if bench == "livecodebench_v6":
         rec["detail"] = {"verdict": "passed" if verdict == "correct" else "wrong answer", "failed_test": None if verdict == "correct" else 3,
                          "tests_passed": 3, "n_tests": 12, "error": None, "exit_code": 0, "stderr_tail": words.text(300), "seconds": 1.2}
@@ -90,8 +90,9 @@ def write_run(folder: Path, total: int) -> int:
         per_item: dict[str, list[float]] = {}
         with open(folder / "samples" / f"{bench}.jsonl", "w", encoding="utf-8") as f:
             for item in range(items):
+                question = words.text(int(rng.integers(200, 5_000)))  # the item's prompt: the same for its k samples
                 for sample in range(k):
-                    rec = sample_record(bench, item, sample, words, rng)
+                    rec = sample_record(bench, item, sample, question, words, rng)
                     per_item.setdefault(rec["id"], []).append(rec["score"])
                     f.write(json.dumps(rec) + "\n")
                     written += 1

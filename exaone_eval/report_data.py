@@ -23,19 +23,20 @@ from exaone_eval.types import HarnessError
 
 # Caps in characters (bench/report.py measured the file they give: docs/report.md). A reasoning
 # keeps its head and its tail (where the answer forms), an answer and a message mostly their head.
-PROMPT_CAP = 2_000
-ANSWER_CAP = 3_000
-REASONING_CAP = 1_500
-MESSAGE_CAP = 1_500
-DETAIL_STRING_CAP = 600
-EXTRACTED_CAP = 1_500
-GOLD_CAP = 1_500
+PROMPT_CAP = 1_500
+ANSWER_CAP = 2_000
+REASONING_CAP = 1_200
+MESSAGE_CAP = 1_000
+DETAIL_STRING_CAP = 500
+EXTRACTED_CAP = 1_000
+GOLD_CAP = 1_000
 
 VERDICTS = ("correct", "wrong", "truncated", "no answer", "error")
-COLUMNS = ("id", "sample", "budget", "verdict", "score", "extracted", "gold", "prompt", "prompt_chars", "prompt_tokens",
+COLUMNS = ("id", "sample", "budget", "verdict", "score", "extracted", "gold", "prompt_tokens",
            "answer", "answer_chars", "reasoning", "reasoning_chars", "finish", "completion_tokens", "detail",
            "conversation", "turns")
-"""The blob's column names, written once per benchmark; the page reads each row by these names."""
+"""The blob's column names, written once per benchmark; the page reads each row by these names. The
+prompt is kept once per item (`prompts`: id -> [text, full length]): the k samples of an item share it."""
 
 
 def cap(text: str | None, limit: int) -> str | None:
@@ -150,14 +151,12 @@ def _turns(rec: dict) -> list[list] | None:
 def compact_row(rec: dict) -> list:
     """One sample as the page's row (COLUMNS order)."""
     detail = rec.get("detail") if isinstance(rec.get("detail"), dict) else {}
-    prompt = _prompt(rec)
     answer = rec.get("answer") if isinstance(rec.get("answer"), str) else rec.get("response")
     reasoning = rec.get("reasoning") if isinstance(rec.get("reasoning"), str) else None
     answer = answer if isinstance(answer, str) else ""
     return [
         str(rec["id"]), rec["sample"], rec.get("budget"), verdict(rec), round(float(rec["score"]), 4),
-        cap(_text(rec.get("extracted")), EXTRACTED_CAP), _gold(rec, detail),
-        cap(prompt, PROMPT_CAP), len(prompt) if prompt is not None else None, rec.get("prompt_tokens"),
+        cap(_text(rec.get("extracted")), EXTRACTED_CAP), _gold(rec, detail), rec.get("prompt_tokens"),
         cap(answer, ANSWER_CAP), len(answer), cap(reasoning, REASONING_CAP), len(reasoning) if reasoning is not None else None,
         rec.get("finish_reason"), rec.get("completion_tokens"), _cap_json(detail) or None,
         _conversation(rec), _turns(rec),
@@ -200,7 +199,7 @@ class Benchmark:
     n: int
     counts: dict[str, int]
     blob: str
-    """gzip + base64 of {"columns": COLUMNS, "rows": [...]}."""
+    """gzip + base64 of {"columns": COLUMNS, "rows": [...], "prompts": {id: [text, length]}}."""
     item_means: dict[str, dict[str, float]] = field(default_factory=dict)
     """{key (benchmark, or benchmark@budget): {item id: mean score}}: what flips are computed from."""
 
@@ -213,16 +212,22 @@ def encode(payload) -> str:
 def load_benchmark(run: Run, run_index: int, name: str) -> Benchmark:
     records = read_samples(run.path / "samples" / f"{name}.jsonl")
     rows = [compact_row(r) for r in records]
+    prompts = {}
+    for r in records:
+        prompt = _prompt(r)
+        if prompt is not None and str(r["id"]) not in prompts:
+            prompts[str(r["id"])] = [cap(prompt, PROMPT_CAP), len(prompt)]
     counts = {v: 0 for v in VERDICTS}
+    at = COLUMNS.index("verdict")
     for row in rows:
-        counts[row[3]] += 1
+        counts[row[at]] += 1
     scores: dict[str, dict[str, list[float]]] = {}
     for r in records:
         key = name if r.get("budget") is None else f"{name}@{r['budget']}"
         scores.setdefault(key, {}).setdefault(str(r["id"]), []).append(float(r["score"]))
     means = {key: {item: sum(v) / len(v) for item, v in items.items()} for key, items in scores.items()}
     blob_id = f"samples-{run_index}-{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
-    return Benchmark(name, blob_id, len(rows), counts, encode({"columns": COLUMNS, "rows": rows}), means)
+    return Benchmark(name, blob_id, len(rows), counts, encode({"columns": COLUMNS, "rows": rows, "prompts": prompts}), means)
 
 
 def benchmarks_of(run: Run) -> list[str]:

@@ -70,7 +70,7 @@ def test_the_page_embeds_every_sample_with_its_verdict_gold_and_checker_detail(t
     assert data["samples-0-ruler"]["columns"] == list(COLUMNS)
     ruler_rows = {r["id"]: r for r in rows_by_column(data["samples-0-ruler"])}
     assert ruler_rows["niah/1024/0"]["verdict"] == "correct" and ruler_rows["niah/1024/0"]["gold"] == '["8090293"]'
-    assert ruler_rows["niah/1024/1"]["verdict"] == "wrong" and ruler_rows["niah/1024/1"]["prompt"] is None
+    assert ruler_rows["niah/1024/1"]["verdict"] == "wrong" and data["samples-0-ruler"]["prompts"] == {}
     assert ruler_rows["niah/1024/1"]["prompt_tokens"] == 887  # the prompt is not in the samples file: its length is
     failing = next(r for r in rows_by_column(data["samples-0-livecodebench_v6"]) if r["id"] == "abc2")
     assert failing["detail"]["failed_test"] == 2 and "ZeroDivisionError" in failing["detail"]["stderr_tail"]
@@ -83,7 +83,15 @@ def test_long_responses_are_capped_in_the_file_with_their_full_length(tmp_path):
     long_answer = "a" * 50_000 + "THE END"
     run = write_run(tmp_path / "run", {"ruler": [ruler("niah/1024/0", "7", long_answer)]})
     row = rows_by_column(blobs(build_report([run]))["samples-0-ruler"])[0]
-    assert row["answer_chars"] == 50_007 and len(row["answer"]) < 3_100 and row["answer"].endswith("THE END")
+    assert row["answer_chars"] == 50_007 and len(row["answer"]) < 2_100 and row["answer"].endswith("THE END")
+
+
+def test_an_items_prompt_is_kept_once_for_its_k_samples(tmp_path):
+    prompt = "Q" * 5_000
+    recs = [record("7", 0.0, "no", sample=s, extracted="A", meta={"prompt": prompt}) for s in range(4)]
+    data = blobs(build_report([write_run(tmp_path / "run", {"ifeval": recs})]))["samples-0-ifeval"]
+    assert len(data["rows"]) == 4 and list(data["prompts"]) == ["7"]
+    assert data["prompts"]["7"][1] == 5_000 and len(data["prompts"]["7"][0]) < 1_600
 
 
 def test_model_output_and_ids_never_appear_as_markup_in_the_file(tmp_path):

@@ -115,9 +115,9 @@
       detail.stderr_tail ? el("div", {}, el("b", {}, "stderr (tail):"), el("pre", { class: "stderr" }, detail.stderr_tail)) : null);
   }
 
-  function sampleView(r, C, opts) {
-    const full = !(opts && opts.compact);
-    const prompt = r[C.prompt];
+  function sampleView(r, d, opts) {
+    const C = d.C, full = !(opts && opts.compact);
+    const [prompt, promptChars] = d.prompts[r[C.id]] || [null, null];
     const detail = r[C.detail];
     const budget = r[C.budget];
     return el("div", { class: "sample" },
@@ -128,7 +128,7 @@
         el("dt", {}, "Finish"), el("dd", {}, `${r[C.finish] || "?"}, ${fmt(r[C.completion_tokens])} tokens generated`)),
       codeVerdict(detail),
       full ? (prompt !== null
-        ? el("details", { class: "prompt", open: prompt.length < 400 ? "" : null }, el("summary", {}, "Prompt" + lengthNote(prompt, r[C.prompt_chars], r[C.prompt_tokens])), el("pre", {}, prompt))
+        ? el("details", { class: "prompt", open: prompt.length < 400 ? "" : null }, el("summary", {}, "Prompt" + lengthNote(prompt, promptChars, r[C.prompt_tokens])), el("pre", {}, prompt))
         : el("p", { class: "muted" }, `Prompt not kept in the samples file${r[C.prompt_tokens] !== null ? ` (${fmt(r[C.prompt_tokens])} tokens)` : ""}.`)) : null,
       r[C.reasoning] !== null
         ? el("details", { class: "reasoning" }, el("summary", {}, "Reasoning" + lengthNote(r[C.reasoning], r[C.reasoning_chars])), el("pre", {}, r[C.reasoning]))
@@ -164,16 +164,17 @@
         `${v} (${fmt(meta ? meta.counts[v] : 0)})`)));
   }
 
-  function haystack(r, C) {
+  function haystack(r, d) {
+    const C = d.C, prompt = d.prompts[r[C.id]];
     const conv = r[C.conversation] ? r[C.conversation].map((m) => m[1] + "\n" + (m[3] || "")).join("\n") : "";
-    return [r[C.id], r[C.prompt], r[C.answer], r[C.reasoning], r[C.extracted], conv].filter((x) => x).join("\n").toLowerCase();
+    return [r[C.id], prompt && prompt[0], r[C.answer], r[C.reasoning], r[C.extracted], conv].filter((x) => x).join("\n").toLowerCase();
   }
 
   function applyFilter() {
     const d = state.data;
     if (!d) return;
     const C = d.C, q = state.query.toLowerCase(), vs = state.verdicts;
-    if (q && !state.hay) state.hay = d.rows.map((r) => haystack(r, C));  // built on the first search only
+    if (q && !state.hay) state.hay = d.rows.map((r) => haystack(r, d));  // built on the first search only
     const shown = [];
     for (let i = 0; i < d.rows.length; i++) {
       if (vs.size && !vs.has(d.rows[i][C.verdict])) continue;
@@ -206,7 +207,7 @@
 
   function showSample(i) {
     state.selected = i;
-    detailBox.replaceChildren(sampleView(state.data.rows[i], state.data.C));
+    detailBox.replaceChildren(sampleView(state.data.rows[i], state.data));
     drawRows();
   }
 
@@ -239,7 +240,7 @@
       const sides = await Promise.all([0, 1].map((run) => load(run, bench)));
       body.replaceChildren(...sides.map((d, run) => el("div", { class: "side " + (run === 0 ? "baseline" : "candidate") },
         el("h4", {}, run === 0 ? "baseline: " + INDEX.runs[0].label : "candidate: " + INDEX.runs[1].label),
-        rowsOfItem(d, item, budget).map((r) => sampleView(r, d.C, { compact: true })))));
+        rowsOfItem(d, item, budget).map((r) => sampleView(r, d, { compact: true })))));
     });
     return node;
   }
