@@ -87,9 +87,10 @@
       const [role, text, full, calls] = m;
       let name = ROLE_NAMES[role] || role;
       if (role === "user" && simulated) name = "user simulator";
-      return el("div", { class: "turn role-" + role, "data-turn": i },
-        el("div", { class: "role" }, `${i + 1}. ${name}`, text && text.length < full ? ` (${fmt(full)} characters, middle not kept)` : ""),
-        text ? el("pre", {}, text) : null,
+      const head = el("div", { class: "role" }, `${i + 1}. ${name}`, text && text.length < full ? ` (${fmt(full)} characters, middle not kept)` : "");
+      // A system prompt (Tau-Bench's policy: 8K characters) would push the conversation out of view: collapsed.
+      const body = !text ? null : role === "system" ? el("details", {}, el("summary", {}, "system prompt"), el("pre", {}, text)) : el("pre", {}, text);
+      return el("div", { class: "turn role-" + role, "data-turn": i }, head, body,
         calls ? el("div", { class: "tool-calls" }, el("span", { class: "label" }, "tool calls"), el("pre", {}, calls)) : null);
     }));
   }
