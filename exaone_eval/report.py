@@ -49,21 +49,22 @@ def _labels(runs: list[Run]) -> list[str]:
     return [f"{p} — {r.path.name}" if plain.count(p) > 1 else p for p, r in zip(plain, runs)]
 
 
-def _tables(runs: list[Run], against: tuple[str, ...]) -> tuple[list[Table], str]:
+def _tables(runs: list[Run], against: tuple[str, ...]) -> tuple[list[tuple[str, Table]], str]:
     """The tables of all runs together; runs of the same model and mode that score the same
     benchmark (a baseline and a candidate checkpoint saved under one preset) cannot share a
-    column, so each then gets tables of its own."""
+    column, so each then gets tables of its own, named by its directory. Returns ([(which run or "",
+    table)], a note for the page)."""
     scored = [r for r in runs if r.has_scores]
     if not scored:
         return [], "no run has a scores.json yet: no tables"
     try:
-        return build(scored, against), ""
+        return [("", t) for t in build(scored, against)], ""
     except HarnessError as e:
         if "is scored in both" not in str(e):
             raise
     tables = []
     for run in scored:
-        tables += build([run], against)
+        tables += [(str(run.path), t) for t in build([run], against)]
     return tables, "The runs share a model and a mode, so each run's tables are shown one after the other."
 
 
@@ -132,7 +133,7 @@ def build_report(run_dirs: list[Path], against: tuple[str, ...] = ("32b",)) -> s
         views=views,
         tables=tables,
         tables_note=tables_note,
-        charts=[c for c in map(_chart, tables) if c],
+        charts=[c for c in (_chart(t) for _, t in tables) if c],
         comparison=comparison,
         index_json=Markup(_script_json(index)),
         style=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),

@@ -164,3 +164,13 @@ def test_the_wheel_ships_the_templates(tmp_path):
                    check=True, capture_output=True)
     names = set(zipfile.ZipFile(next(tmp_path.glob("exaone_eval-*.whl"))).namelist())
     assert {f"exaone_eval/templates/{n}" for n in ("report.html.j2", "report.js", "report.css")} <= names
+
+
+def test_two_checkpoints_saved_under_one_preset_get_tables_of_their_own(tmp_path):
+    """`tables` refuses two runs that score the same benchmark for one model and mode; the report
+    (a baseline and a candidate are often both `32b`) shows each run's tables, named by its folder."""
+    base = write_run(tmp_path / "base", {"ruler": [ruler("x", "7", "7")]}, model="32b")
+    cand = write_run(tmp_path / "cand", {"ruler": [ruler("x", "7", "no")]}, model="32b")
+    html = build_report([base, cand])
+    assert html.count('<table class="report-table" data-table="4">') == 2
+    assert f'<span class="path">{cand}</span></h3>' in html and "one after the other" in html
