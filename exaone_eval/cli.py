@@ -1,4 +1,4 @@
-"""`exaone-eval list | run | score | tables | gate | serve`: a thin layer over the library.
+"""`exaone-eval list | run | score | tables | report | gate | serve`: a thin layer over the library.
 
 Every user-facing problem is a HarnessError: one line on stderr (a suite: one line per benchmark that
 did not finish), exit code 2, no traceback.
@@ -303,6 +303,13 @@ def cmd_tables(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from exaone_eval.report import write_report
+
+    print(write_report([Path(d) for d in args.run_dirs], Path(args.out), against=tuple(_csv(args.against))))
+    return 0
+
+
 def cmd_gate(args) -> int:
     from exaone_eval.gate import run_gate
 
@@ -407,6 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", default="32b", help="models other than the 32b / 1.2b presets are shown beside these report "
                    "tables: 32b (Tables 3/4, the default), 1.2b (Tables 5/6) or 32b,1.2b")
     p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("report", help="one self-contained HTML file: tables, sample browser, run comparison",
+                       description="Write one HTML file (no server, no network) with the report's tables beside the runs' numbers, "
+                       "a sample browser per benchmark and, for two runs of the same mode (baseline first), the items whose verdict "
+                       "flipped, linked from the candidate's gate summary when there is one.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories; two of the same mode are compared, the first as the baseline")
+    p.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")
+    p.add_argument("--against", default="32b", help="as for `tables`: 32b, 1.2b or 32b,1.2b")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("gate", help="CI regression gate: candidate vs baseline", description="Paired comparison of two runs per benchmark. Exit 0 pass, 1 regression, 2 usage or input error.")
     p.add_argument("--baseline", required=True, help="run directory of the accepted checkpoint")

@@ -9,6 +9,8 @@ Exit codes (through the CLI): 0 pass, 1 regression, 2 bad input (HarnessError).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import sys
 from dataclasses import dataclass
@@ -250,4 +252,13 @@ def run_gate(baseline: Path, candidate: Path, config: Path | None, out: Path | N
     path = Path(out) if out is not None else cand_run.path / "gate.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    # The same verdicts for machines (`exaone-eval report` links each regression to its broken items).
+    path.with_suffix(".json").write_text(json.dumps(as_json(base_run, cand_run, verdicts, notes, warnings), indent=1) + "\n", encoding="utf-8")
     return 1 if any(v.regression for v in verdicts) else 0
+
+
+def as_json(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[str], warnings: list[str]) -> dict:
+    """gate.json: the summary's verdicts as data; an infinite detectable drop (one item) is null."""
+    rows = [{k: (None if isinstance(x, float) and math.isinf(x) else x) for k, x in dataclasses.asdict(v).items()} for v in verdicts]
+    return {"passed": not any(v.regression for v in verdicts), "baseline": str(baseline.path), "candidate": str(candidate.path),
+            "verdicts": rows, "notes": notes, "warnings": warnings}

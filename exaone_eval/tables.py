@@ -91,6 +91,11 @@ class Table:
     markdown: str
     rows: list[dict] = field(default_factory=list)
     """Tidy CSV rows: every report cell and every run cell of the table."""
+    header: list[str] = field(default_factory=list)
+    body: list[list[str]] = field(default_factory=list)
+    """The Markdown's cells, row by row (a lone `**Category**` cell opens a group): the HTML report shows the same."""
+    footnotes: list[str] = field(default_factory=list)
+    """The marks' texts, `[n] text`."""
 
 
 # --- which runs feed which table ----------------------------------------------------------------
@@ -178,6 +183,9 @@ class Marks:
             return ""
         return f" [{self.numbers.setdefault(cell.coverage.text, len(self.numbers) + 1)}]"
 
+    def texts(self) -> list[str]:
+        return [f"[{n}] {text}" for text, n in self.numbers.items()]
+
     def markdown(self) -> str:
         if not self.numbers:
             return ""
@@ -264,7 +272,7 @@ def main_table(number: int, sources: list[Source]) -> Table:
                 tidy.append(_tidy(number, category, bench, s.label, s.mode, cell.setting, _run_paths(s), cell.value, cell.ci, delta,
                                   cell.note, compare_to=s.compare_to, cov=cell.coverage))
             rows.append(row)
-    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}{marks.markdown()}", tidy)
+    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}{marks.markdown()}", tidy, header, rows, marks.texts())
 
 
 def _run_paths(source: Source) -> str:
@@ -336,7 +344,7 @@ def matrix_table(number: int, run_rows: list[RunRow]) -> Table:
         for i, rr in enumerate(run_rows):
             if rr.group == group and i not in placed:
                 rows += _run_lines(number, rr, columns, {}, digits, n_label, tidy, marks)
-    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}{marks.markdown()}", tidy)
+    return Table(number, f"### {TITLES[number]}\n\n{_md(header, rows)}{marks.markdown()}", tidy, header, rows, marks.texts())
 
 
 def _run_lines(number, rr: RunRow, columns, ref: dict[str, RefCell], digits, n_label, tidy, marks: Marks) -> list[list[str]]:
