@@ -361,7 +361,7 @@ def test_the_run_setting_names_the_calling_style():
 
 
 def one_turn_episode(g: Generation, closed: bool = True) -> Episode:
-    from exaone_eval.conversation import tool_calls_of
+    from exaone_eval.messages import tool_calls_of
 
     turn = {"role": "agent", "reasoning_closed": closed, "answer": g.answer}
     return Episode(messages=(), result={"answer": g.answer, "tool_calls": tool_calls_of(g)}, response=g.text, turns=(turn,))

@@ -15,15 +15,9 @@ import pytest
 
 from exaone_eval import benchmarks
 from exaone_eval.config import ModelPreset, RunConfig
-from exaone_eval.conversation import (
-    DEFAULT_EPISODE_TIMEOUT_S,
-    answer_text,
-    assistant_message,
-    episode_timeout,
-    tool_calls_of,
-    turn_seed,
-)
+from exaone_eval.conversation import DEFAULT_EPISODE_TIMEOUT_S, episode_timeout, turn_seed
 from exaone_eval.items import task_options
+from exaone_eval.messages import answer_text, assistant_message, tool_calls_of
 from exaone_eval.types import Episode, Generation, HarnessError, Item, Score
 
 
