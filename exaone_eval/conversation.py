@@ -154,12 +154,12 @@ def episode_generation(turns: Sequence[dict], response: str) -> Generation:
 
 async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore, pool, user: Backend | None, progress: bool) -> dict:
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
     from exaone_eval.items import Planned, plan_iter, stream_items, task_options
     from exaone_eval.runner import Progress, SamplesFailed, collect_scores, sample_record, settled, write_results
 
-    module = benchmarks.get_module(name)
-    settings = benchmarks.get_spec(name).modes.get(cfg.mode)
+    module = registry.get_module(name)
+    settings = registry.get_spec(name).modes.get(cfg.mode)
     if settings is None:
         raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
     if getattr(module, "NEEDS_USER", False) and user is None:
@@ -263,6 +263,6 @@ async def within(seconds: float, episode):
 def score_episode(name: str, item, episode):
     """The benchmark's verdict on a whole episode (a truncated turn is the benchmark's to judge:
     a cut reasoning has an empty answer, which its checks fail)."""
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
 
-    return benchmarks.get_module(name).score(item, episode)
+    return registry.get_module(name).score(item, episode)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from exaone_eval.benchmarks import TaskSpec, get_spec
+from exaone_eval.registry import TaskSpec, get_spec
 from exaone_eval.data import local_file
 from exaone_eval.rundir import Run
 

@@ -22,7 +22,7 @@ import sys
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 
-from exaone_eval import benchmarks, stats
+from exaone_eval import registry, stats
 from exaone_eval.config import RunConfig
 from exaone_eval.store import SampleStore, request_key, update_json, write_atomic, write_jsonl
 from exaone_eval.items import Planned, build_context, load_items, plan_iter, stream_items, task_options, without_prompt
@@ -31,7 +31,7 @@ from exaone_eval.types import Backend, Generation, HarnessError, Item, Request, 
 
 def score_one(benchmark: str, item: Item, gen: Generation, judgments: list[Generation] | None = None) -> Score:
     """The benchmark's verdict, with the harness-wide rule that an unfinished reasoning scores 0."""
-    module = benchmarks.get_module(benchmark)
+    module = registry.get_module(benchmark)
     score = module.score(item, gen) if judgments is None else module.score(item, gen, judgments)
     if not gen.reasoning_closed:
         score = dataclasses.replace(score, value=0.0, detail={**score.detail, "truncated": True})
@@ -61,7 +61,7 @@ def _die_with_parent() -> None:
 def benchmark_executor(cfg: RunConfig, name: str) -> Executor | None:
     """A benchmark's own scoring executor (`scoring_executor(cfg)`: code benchmarks score on a pool
     of sandboxes), with what it is recorded in run.json under `scoring`; None for the others."""
-    make = getattr(benchmarks.get_module(name), "scoring_executor", None)
+    make = getattr(registry.get_module(name), "scoring_executor", None)
     if make is None:
         return None
     executor = make(cfg)
@@ -107,7 +107,7 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
             records.append((p.item, scores[p.key]))
     entry = stats.summarize(per_item)
     entry["k"] = k
-    module = benchmarks.get_module(name)
+    module = registry.get_module(name)
     extra = getattr(module, "metrics", None)
     entry["metrics"] = extra(records) if extra else {}
     describe = getattr(module, "setting", None)
@@ -130,7 +130,7 @@ def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score
     entry["no_answer"] = sum(scores[p.key].extracted is None for p in done if p.key in scores)
     tokens = [gens[p.key].completion_tokens for p in done if gens[p.key].completion_tokens is not None]
     entry["mean_completion_tokens"] = sum(tokens) / len(tokens) if tokens else None
-    entry["version"] = benchmarks.get_spec(name).version
+    entry["version"] = registry.get_spec(name).version
     return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in entry.items()}
 
 
@@ -190,12 +190,12 @@ async def run_benchmark(
     without a gap and at most about three windows of prompts are in memory. A prompt is dropped
     once its samples are generated and scored: the samples file and the aggregate keep none.
     """
-    module = benchmarks.get_module(name)
+    module = registry.get_module(name)
     if hasattr(module, "converse"):  # conversations drive their own turns
         from exaone_eval.conversation import run_conversations
 
         return await run_conversations(cfg, name, backend, store, pool, user, progress)
-    k = cfg.k or benchmarks.get_spec(name).modes[cfg.mode].k
+    k = cfg.k or registry.get_spec(name).modes[cfg.mode].k
     lazy = hasattr(module, "iter_items")
     items, fingerprint = stream_items(cfg, name)
     planned_source = plan_iter(cfg, name, items)
@@ -345,16 +345,16 @@ class Judge:
 
     @staticmethod
     def wants(name: str) -> bool:
-        return hasattr(benchmarks.get_module(name), "judge_requests")
+        return hasattr(registry.get_module(name), "judge_requests")
 
     @staticmethod
     def required(name: str) -> bool:
         """A judged benchmark cannot run without a judge unless it says `JUDGE_OPTIONAL = True` (HELMET:
         only 3 of its datasets are judged; without a judge it scores the others and names the gap)."""
-        return Judge.wants(name) and not getattr(benchmarks.get_module(name), "JUDGE_OPTIONAL", False)
+        return Judge.wants(name) and not getattr(registry.get_module(name), "JUDGE_OPTIONAL", False)
 
     async def score(self, name: str, p: Planned, gen: Generation) -> Score:
-        requests = benchmarks.get_module(name).judge_requests(p.item, gen) if gen.reasoning_closed else []
+        requests = registry.get_module(name).judge_requests(p.item, gen) if gen.reasoning_closed else []
         keys = [request_key(self.model, r) for r in requests]
         found = self.store.get_many(keys)
         missing = [i for i, key in enumerate(keys) if key not in found]
@@ -404,7 +404,7 @@ def run_json(cfg: RunConfig) -> dict:
     config.pop("user_api_key", None)
     return {
         **config,
-        "versions": {name: benchmarks.get_spec(name).version for name in cfg.benchmarks},
+        "versions": {name: registry.get_spec(name).version for name in cfg.benchmarks},
         "task_options": {name: task_options(cfg, name) for name in cfg.benchmarks if task_options(cfg, name)},
         "packages": package_versions(),
         "scorer_fingerprint": scorer_fingerprint(cfg.benchmarks),
@@ -429,7 +429,7 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
     unfinished: dict[str, str] = {}  # name -> "skipped  <reason>" / "failed   <reason>"
     runnable = []
     for name in cfg.benchmarks:
-        spec = benchmarks.get_spec(name)
+        spec = registry.get_spec(name)
         if spec.status != "ready":
             reason = "in-house data" if spec.status == "in-house" else "not built yet"
             record_outcome(cfg, name, {"skipped": reason})
@@ -451,7 +451,7 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
     try:
         for name in runnable:
             own = benchmark_executor(cfg, name)
-            if own is None and pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
+            if own is None and pool is None and getattr(registry.get_module(name), "SCORE_IN_PROCESSES", False):
                 pool = make_scoring_pool()
             try:
                 await run_one(name, own if own is not None else pool)
@@ -489,7 +489,7 @@ def check_benchmark(cfg: RunConfig, name: str) -> tuple[str, str] | None:
     """Whether a benchmark can start, checked before any generation: (short reason, problem) when
     not. Its rows load and become items; a long-context builder (sized in the model's tokens) only
     has to give its first item (tokenizer and source rows found), not build every prompt."""
-    module = benchmarks.get_module(name)
+    module = registry.get_module(name)
     try:
         if hasattr(module, "iter_items") and getattr(module, "NEEDS_TOKENIZER", False):
             items, _ = stream_items(cfg, name)
@@ -562,9 +562,9 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     def precheck(name: str):
         if Judge.required(name) and judge is None:
             return "no judge configured", f"{name} needs an LLM judge: pass --judge-base-url and --judge-model"
-        if getattr(benchmarks.get_module(name), "NEEDS_USER", False) and user_backend is None:
+        if getattr(registry.get_module(name), "NEEDS_USER", False) and user_backend is None:
             return "no user simulator configured", f"{name} needs a user simulator: pass --user-base-url and --user-model"
-        if getattr(benchmarks.get_module(name), "NEEDS_TOKENIZER", False):  # long context: sized in the model's tokens
+        if getattr(registry.get_module(name), "NEEDS_TOKENIZER", False):  # long context: sized in the model's tokens
             try:
                 build_context(cfg, name).tokenizer()
             except HarnessError as e:  # the others still run; the problem is listed with the others

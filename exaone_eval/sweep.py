@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.config import RunConfig
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, render_chat
 from exaone_eval.items import Planned, load_items, plan
@@ -262,13 +262,13 @@ async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], 
 async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: SampleStore, tokens: Tokens,
                           pool=None, progress: bool = True) -> dict:
     """Generate, score and write one benchmark's sweep; returns its `<name>@<budget>` entries."""
-    if benchmarks.get_spec(name).modes.get(cfg.mode) is None:
+    if registry.get_spec(name).modes.get(cfg.mode) is None:
         raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
-    if hasattr(benchmarks.get_module(name), "judge_requests"):
+    if hasattr(registry.get_module(name), "judge_requests"):
         raise HarnessError(f"{name}: the budget sweep does not run judged benchmarks")
     items, fingerprint = load_items(cfg, name)
     planned = plan(cfg, name, items)
-    k = cfg.k or benchmarks.get_spec(name).modes[cfg.mode].k
+    k = cfg.k or registry.get_spec(name).modes[cfg.mode].k
     sweep = Sweep(cfg, name, backend, store, tokens, progress)
     by_budget = sweep.pairs(planned)
     gens = await sweep.generate(by_budget)

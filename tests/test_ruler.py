@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.benchmarks import ruler
 from exaone_eval.config import ModelPreset
 from exaone_eval.longctx import ruler_synth as synth
@@ -35,7 +35,7 @@ def counter(tokenizer_dir):
 
 
 def context(tmp_path, tokenizer_dir, max_context=131072, **options) -> BuildContext:
-    spec = dataclasses.replace(benchmarks.get_spec("ruler"), options={**benchmarks.get_spec("ruler").options, **options})
+    spec = dataclasses.replace(registry.get_spec("ruler"), options={**registry.get_spec("ruler").options, **options})
     return BuildContext(spec=spec, data_dir=None, model=ModelPreset("m", "m", max_context=max_context), mode="non-reasoning",
                         limit=None, cache_dir=tmp_path / "cache", tokenizer_name=str(tokenizer_dir))
 

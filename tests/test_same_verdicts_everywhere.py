@@ -23,7 +23,7 @@ from conftest import write_jsonl
 from helpers import GPQA_ROW, KMMLU_ROW, MMMLU_ROW, PRO_ROW, REDUX_ROW
 from lcb_rows import PAIR_OK, PAIR_TESTS, PAIR_STARTER, SUM_OK, SUM_TESTS, fenced, row
 
-from exaone_eval.benchmarks import REGISTRY, get_module, get_spec
+from exaone_eval.registry import REGISTRY, get_module, get_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
