@@ -17,6 +17,7 @@ from exaone_eval import registry
 from exaone_eval.config import RunConfig, sample_seed, sampling_for
 from exaone_eval.data import load_rows, origin_of, two_origins
 from exaone_eval.store import request_key
+from exaone_eval.tokenizer import load_tokenizer
 from exaone_eval.types import BuildContext, HarnessError, Item, Request
 
 
@@ -78,7 +79,8 @@ def build_context(cfg: RunConfig, name: str) -> BuildContext:
     spec = registry.get_spec(name)
     spec = dataclasses.replace(spec, options=task_options(cfg, name))
     return BuildContext(spec=spec, data_dir=cfg.data_dir, model=cfg.model, mode=cfg.mode,
-                        limit=cfg.limit, cache_dir=cache_root() / "prompts", tokenizer_name=tokenizer)
+                        limit=cfg.limit, cache_dir=cache_root() / "prompts", tokenizer_name=tokenizer,
+                        tokenizer_loader=load_tokenizer)
 
 
 def task_options(cfg: RunConfig, name: str) -> dict:

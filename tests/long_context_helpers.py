@@ -7,6 +7,7 @@ from pathlib import Path
 
 from exaone_eval import registry
 from exaone_eval.config import ModelPreset
+from exaone_eval.tokenizer import load_tokenizer
 from exaone_eval.types import BuildContext
 
 CHAT_TEMPLATE = (
@@ -47,4 +48,4 @@ def build_context(name: str, tokenizer_dir: Path | None, tmp_path: Path, max_con
         spec = dataclasses.replace(spec, options={**spec.options, **options})
     model = ModelPreset(name="test", hf_id="test", max_context=max_context)
     return BuildContext(spec=spec, data_dir=data_dir, model=model, mode=mode, limit=limit, cache_dir=tmp_path / "cache",
-                        tokenizer_name=str(tokenizer_dir) if tokenizer_dir else None)
+                        tokenizer_name=str(tokenizer_dir) if tokenizer_dir else None, tokenizer_loader=load_tokenizer)

@@ -15,6 +15,7 @@ from exaone_eval.benchmarks import ruler
 from exaone_eval.config import ModelPreset
 from exaone_eval.longctx import ruler_synth as synth
 from exaone_eval.longctx.cache import CachedStream
+from exaone_eval.tokenizer import load_tokenizer
 from exaone_eval.types import BuildContext, Generation, HarnessError, Item, Score
 
 pytest.importorskip("long_context_eval")
@@ -37,7 +38,8 @@ def counter(tokenizer_dir):
 def context(tmp_path, tokenizer_dir, max_context=131072, **options) -> BuildContext:
     spec = dataclasses.replace(registry.get_spec("ruler"), options={**registry.get_spec("ruler").options, **options})
     return BuildContext(spec=spec, data_dir=None, model=ModelPreset("m", "m", max_context=max_context), mode="non-reasoning",
-                        limit=None, cache_dir=tmp_path / "cache", tokenizer_name=str(tokenizer_dir))
+                        limit=None, cache_dir=tmp_path / "cache", tokenizer_name=str(tokenizer_dir),
+                        tokenizer_loader=load_tokenizer)
 
 
 def first_sample(task: str, length: int, counter) -> synth.Sample:
