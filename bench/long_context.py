@@ -72,9 +72,9 @@ def run_prompts(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         patch = pytest.MonkeyPatch()
         if os.environ.get("BENCH_UNBOUNDED"):  # for contrast: one window holding every prompt
-            from exaone_eval import runner
+            from exaone_eval import windows
 
-            patch.setattr(runner, "WINDOW_MIN", 10**9)
+            patch.setattr(windows, "WINDOW_MIN", 10**9)
         t.run_fake(Path(tmp), patch, n)
         patch.undo()
     print(json.dumps({"prompts": n, "peak_rss_mib": peak_rss_mib()}))

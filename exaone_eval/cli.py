@@ -232,7 +232,7 @@ def _stop_signals_interrupt():
 
 
 def cmd_run(args) -> int:
-    from exaone_eval.runner import scored_entries_table
+    from exaone_eval.results import scored_entries_table
 
     cfg = build_run_config(args)
     if getattr(args, "budgets", None):
@@ -268,7 +268,7 @@ def cmd_run(args) -> int:
 
 def cmd_score(args) -> int:
     from exaone_eval.registry import check_name
-    from exaone_eval.runner import scored_entries_table
+    from exaone_eval.results import scored_entries_table
     from exaone_eval.score_file import score_responses
 
     name = check_name(args.benchmark)

@@ -29,8 +29,12 @@ import dataclasses
 import hashlib
 from typing import Sequence
 
+from exaone_eval import registry
 from exaone_eval.config import sampling_for
+from exaone_eval.items import Planned, plan_iter, stream_items, task_options
 from exaone_eval.messages import tool_calls_of
+from exaone_eval.results import Progress, SamplesFailed, sample_record, write_results
+from exaone_eval.score_jobs import collect_scores, settled
 from exaone_eval.store import SampleStore, request_key
 from exaone_eval.types import Backend, Generation, HarnessError, Request, Sampling, TurnFailed
 
@@ -154,10 +158,6 @@ def episode_generation(turns: Sequence[dict], response: str) -> Generation:
 
 async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore, pool, user: Backend | None, progress: bool) -> dict:
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
-    from exaone_eval import registry
-    from exaone_eval.items import Planned, plan_iter, stream_items, task_options
-    from exaone_eval.runner import Progress, SamplesFailed, collect_scores, sample_record, settled, write_results
-
     module = registry.get_module(name)
     settings = registry.get_spec(name).modes.get(cfg.mode)
     if settings is None:
@@ -263,6 +263,4 @@ async def within(seconds: float, episode):
 def score_episode(name: str, item, episode):
     """The benchmark's verdict on a whole episode (a truncated turn is the benchmark's to judge:
     a cut reasoning has an empty answer, which its checks fail)."""
-    from exaone_eval import registry
-
     return registry.get_module(name).score(item, episode)

@@ -17,7 +17,8 @@ from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.provenance import scorer_fingerprint
 from exaone_eval.reasoning import split_reasoning
 from exaone_eval.items import Planned, load_items
-from exaone_eval.runner import Judge, aggregate, benchmark_executor, make_scoring_pool, sample_record, score_one
+from exaone_eval.results import aggregate, sample_record
+from exaone_eval.score_jobs import Judge, benchmark_executor, make_scoring_pool, score_one
 from exaone_eval.store import SampleStore, update_json, write_jsonl
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 

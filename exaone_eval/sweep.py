@@ -29,8 +29,9 @@ from exaone_eval import registry
 from exaone_eval.config import RunConfig
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, render_chat
 from exaone_eval.items import Planned, load_items, plan
-from exaone_eval.runner import (Progress, SamplesFailed, aggregate, collect_scores, for_each_benchmark, run_json,
-                                sample_record, score_one)
+from exaone_eval.results import Progress, SamplesFailed, aggregate, sample_record
+from exaone_eval.runner import for_each_benchmark, run_json
+from exaone_eval.score_jobs import collect_scores, score_one
 from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
 from exaone_eval.types import Backend, Generation, HarnessError, Request, Score
 
@@ -248,7 +249,7 @@ def _source(gen: Generation) -> tuple[str, int | None]:
 
 
 async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], pool) -> tuple[dict[str, Score], dict[str, str]]:
-    """The scores, and why each sample whose scoring failed has none (see runner.collect_scores)."""
+    """The scores, and why each sample whose scoring failed has none (see score_jobs.collect_scores)."""
     loop = asyncio.get_running_loop()
     futures = {}
     for pair in pairs:

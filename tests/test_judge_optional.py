@@ -11,7 +11,9 @@ import math
 import pytest
 
 from exaone_eval.config import ModelPreset, RunConfig
-from exaone_eval.runner import Judge, entry_metric, headline_basis, run_suite
+from exaone_eval.results import entry_metric, headline_basis
+from exaone_eval.runner import run_suite
+from exaone_eval.score_jobs import Judge
 from exaone_eval.types import HarnessError
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from exaone_eval import registry
 from exaone_eval.config import ModelPreset, RunConfig
-from exaone_eval.runner import WINDOW_MIN, run_benchmark
+from exaone_eval.runner import run_benchmark
+from exaone_eval.windows import WINDOW_MIN
 from exaone_eval.store import SampleStore
 from exaone_eval.types import Generation, Item, Score
 

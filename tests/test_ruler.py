@@ -256,7 +256,7 @@ def test_metrics_round_each_task_then_average_tasks_per_length():
 
 def test_the_headline_is_the_longest_length_in_the_scores_entry():
     from exaone_eval.items import Planned
-    from exaone_eval.runner import aggregate
+    from exaone_eval.results import aggregate
 
     planned, scores, gens = [], {}, {}
     for i, (length, value) in enumerate([(4096, 1.0), (4096, 1.0), (131072, 0.0), (131072, 1.0)]):

@@ -235,7 +235,7 @@ codes = [main(["score", "--benchmark", name, "--responses", f"{folder}/{order}/{
 from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.conversation import score_episode
 from exaone_eval.items import load_items
-from exaone_eval.runner import make_scoring_pool
+from exaone_eval.score_jobs import make_scoring_pool
 from exaone_eval.types import Episode
 for name in filter(None, conversations.split(",")):
     cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset("t", "t"), backend="none", benchmarks=[name],
