@@ -9,7 +9,8 @@ import pytest
 
 pytest.importorskip("bfcl", reason="nvidia-bfcl is not installed (see docs/demo.md)")
 
-from exaone_eval.benchmarks import bfcl_v3, get_spec  # noqa: E402
+from exaone_eval.benchmarks import bfcl_v3  # noqa: E402
+from exaone_eval.registry import get_spec  # noqa: E402
 from exaone_eval.types import Episode, Generation, HarnessError, Item, Score  # noqa: E402
 from helpers import gen  # noqa: E402
 
