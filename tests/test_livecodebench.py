@@ -12,7 +12,7 @@ import pytest
 from helpers import gen
 from lcb_rows import PAIR_OK, PAIR_ROW, PAIR_TESTS, SUM_OK, SUM_ROW, SUM_TESTS, encode_private, fenced, row
 
-from exaone_eval import registry, sandbox
+from exaone_eval import registry, sandbox, sandbox_policy
 from exaone_eval.benchmarks import livecodebench as lcb
 from exaone_eval.scoring import livecodebench as verdicts
 from exaone_eval.benchmarks import livecodebench_v5, livecodebench_v6
@@ -235,7 +235,7 @@ def test_the_sandbox_preloads_every_module_the_driver_imports_before_its_guard()
     # Otherwise each run would import them itself (numpy: ~0.1 s) instead of finding them loaded.
     imports = verdicts.driver_imports()
     assert "numpy" in imports and "multiprocessing" in imports
-    assert set(imports) <= set(sandbox.PRELOAD)
+    assert set(imports) <= set(sandbox_policy.PRELOAD)
 
 
 def test_a_stdin_program_with_a_top_level_class_solution_is_a_runtime_error_as_in_lcb_runner(box):
