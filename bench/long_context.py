@@ -40,10 +40,11 @@ def default_tokenizer(tmp: Path) -> str:
 
 def bench_ruler(tokenizer: str, tasks: list[str], samples: int) -> None:
     from exaone_eval.benchmarks.ruler import TASKS
+    from exaone_eval.longctx import ruler_sizing as sizing
     from exaone_eval.longctx import ruler_synth as synth
     from exaone_eval.tokenizer import load_tokenizer
 
-    counter = synth.Counter(load_tokenizer(tokenizer))
+    counter = sizing.Counter(load_tokenizer(tokenizer))
     print(f"RULER at 131072 tokens, tokenizer {tokenizer}")
     print(f"{'task':<18} {'first (s)':>10} {'next, mean (s)':>15} {'tokens':>8}")
     steady = []

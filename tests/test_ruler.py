@@ -13,6 +13,8 @@ import pytest
 from exaone_eval import registry
 from exaone_eval.benchmarks import ruler
 from exaone_eval.config import ModelPreset
+from exaone_eval.longctx import ruler_sizing as sizing
+from exaone_eval.longctx import ruler_sources as sources
 from exaone_eval.longctx import ruler_synth as synth
 from exaone_eval.longctx.cache import CachedStream
 from exaone_eval.tokenizer import load_tokenizer
@@ -32,7 +34,7 @@ def tokenizer_dir(tmp_path_factory) -> Path:
 def counter(tokenizer_dir):
     from exaone_eval.tokenizer import load_tokenizer
 
-    return synth.Counter(load_tokenizer(str(tokenizer_dir)))
+    return sizing.Counter(load_tokenizer(str(tokenizer_dir)))
 
 
 def context(tmp_path, tokenizer_dir, max_context=131072, **options) -> BuildContext:
@@ -42,7 +44,7 @@ def context(tmp_path, tokenizer_dir, max_context=131072, **options) -> BuildCont
                         tokenizer_loader=load_tokenizer)
 
 
-def first_sample(task: str, length: int, counter) -> synth.Sample:
+def first_sample(task: str, length: int, counter) -> sizing.Sample:
     kind, args = ruler.TASKS[task]
     return next(synth.GENERATORS[kind](args, length, counter, 42).samples())
 
@@ -69,8 +71,8 @@ def test_the_haystack_is_the_largest_that_fits(task, counter):
 
 
 def test_binary_search_finds_the_largest_size_that_fits():
-    assert synth.binary_search(lambda n: 3 * n + 7, 1, 1000, 100) == 31
-    assert synth.binary_search(lambda n: 3 * n + 7, 40, 1000, 100) is None
+    assert sizing.binary_search(lambda n: 3 * n + 7, 1, 1000, 100) == 31
+    assert sizing.binary_search(lambda n: 3 * n + 7, 40, 1000, 100) is None
 
 
 def test_noise_haystack_needles_sit_on_the_lines_drawn_for_them(counter):
@@ -130,7 +132,7 @@ def test_frequent_words_answer_is_the_three_most_frequent_coded_words(counter):
 @pytest.mark.parametrize("task", ["qa_1", "qa_2"])
 def test_qa_gold_documents_are_in_the_context(task, counter):
     sample = first_sample(task, 4096, counter)
-    qas, docs = synth.qa_source(ruler.TASKS[task][1]["dataset"])
+    qas, docs = sources.qa_source(ruler.TASKS[task][1]["dataset"])
     text = sample.messages[0]["content"]
     for gold, number in zip(qas[0]["context"], sample.meta["gold_documents"]):
         assert f"Document {number}:\n{docs[gold]}" in text
@@ -138,7 +140,7 @@ def test_qa_gold_documents_are_in_the_context(task, counter):
 
 
 def test_adjective_noun_keys_index_the_sorted_official_list():
-    words = synth.adj_noun_words()
+    words = sources.adj_noun_words()
     assert len(words) == 910 * 6782
     for start in words.starts[:-1]:  # every block boundary, and inside the interleaved blocks
         window = [words[i] for i in range(max(0, start - 3), start + 3)]
