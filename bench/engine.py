@@ -53,7 +53,7 @@ def bench_speed(args) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from exaone_eval.backends.bundled import load_tokenizer
+    from exaone_eval.tokenizer import checkpoint_tokenizer
     from exaone_eval.model import load_model
     from exaone_eval.model.engine import Continuation, Engine, PromptGroup
     from exaone_eval.model.gguf import demo_model_dir
@@ -63,7 +63,7 @@ def bench_speed(args) -> None:
     folder = demo_model_dir()
     ours = load_model(folder)
     packed = pack_linears_for_cpu(ours) if not args.no_pack else 0
-    tokenizer = load_tokenizer(folder)
+    tokenizer = checkpoint_tokenizer(folder)
     hf = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True).eval()
     vocab = ours.config.vocab_size
     gen = torch.Generator().manual_seed(0)

@@ -40,10 +40,11 @@ def default_tokenizer(tmp: Path) -> str:
 
 def bench_ruler(tokenizer: str, tasks: list[str], samples: int) -> None:
     from exaone_eval.benchmarks.ruler import TASKS
+    from exaone_eval.longctx import ruler_sizing as sizing
     from exaone_eval.longctx import ruler_synth as synth
     from exaone_eval.tokenizer import load_tokenizer
 
-    counter = synth.Counter(load_tokenizer(tokenizer))
+    counter = sizing.Counter(load_tokenizer(tokenizer))
     print(f"RULER at 131072 tokens, tokenizer {tokenizer}")
     print(f"{'task':<18} {'first (s)':>10} {'next, mean (s)':>15} {'tokens':>8}")
     steady = []
@@ -72,9 +73,9 @@ def run_prompts(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         patch = pytest.MonkeyPatch()
         if os.environ.get("BENCH_UNBOUNDED"):  # for contrast: one window holding every prompt
-            from exaone_eval import runner
+            from exaone_eval import windows
 
-            patch.setattr(runner, "WINDOW_MIN", 10**9)
+            patch.setattr(windows, "WINDOW_MIN", 10**9)
         t.run_fake(Path(tmp), patch, n)
         patch.undo()
     print(json.dumps({"prompts": n, "peak_rss_mib": peak_rss_mib()}))

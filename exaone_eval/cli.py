@@ -64,7 +64,7 @@ def _seconds(text: str) -> float:
 
 
 def cmd_list(args) -> int:
-    from exaone_eval.benchmarks import all_specs
+    from exaone_eval.registry import all_specs
     from exaone_eval.config import get_suite, suites
 
     if args.suite:
@@ -114,7 +114,7 @@ def _default_out(kind: str, model: str) -> Path:
 
 
 def build_run_config(args):
-    from exaone_eval.benchmarks import check_name
+    from exaone_eval.registry import check_name
     from exaone_eval.config import RunConfig, get_suite, resolve_model
 
     suite = get_suite(args.suite)
@@ -232,7 +232,7 @@ def _stop_signals_interrupt():
 
 
 def cmd_run(args) -> int:
-    from exaone_eval.runner import scored_entries_table
+    from exaone_eval.results import scored_entries_table
 
     cfg = build_run_config(args)
     if getattr(args, "budgets", None):
@@ -267,8 +267,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from exaone_eval.benchmarks import check_name
-    from exaone_eval.runner import scored_entries_table
+    from exaone_eval.registry import check_name
+    from exaone_eval.results import scored_entries_table
     from exaone_eval.score_file import score_responses
 
     name = check_name(args.benchmark)

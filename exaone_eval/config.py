@@ -80,7 +80,7 @@ def resolve_model(name: str) -> ModelPreset:
 
 @lru_cache(maxsize=None)
 def suites() -> dict[str, Suite]:
-    from exaone_eval.benchmarks import REGISTRY
+    from exaone_eval.registry import REGISTRY
 
     out = {}
     path = shipped("configs") / "suites.toml"

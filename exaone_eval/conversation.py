@@ -27,11 +27,14 @@ import asyncio
 import collections
 import dataclasses
 import hashlib
-import json
-import re
 from typing import Sequence
 
+from exaone_eval import registry
 from exaone_eval.config import sampling_for
+from exaone_eval.items import Planned, plan_iter, stream_items, task_options
+from exaone_eval.messages import tool_calls_of
+from exaone_eval.results import Progress, SamplesFailed, sample_record, write_results
+from exaone_eval.score_jobs import collect_scores, settled
 from exaone_eval.store import SampleStore, request_key
 from exaone_eval.types import Backend, Generation, HarnessError, Request, Sampling, TurnFailed
 
@@ -61,68 +64,6 @@ def turn_seed(sample_seed: int, role: str, turn: int) -> int:
     """The seed of one turn: distinct per sample, role and turn, identical on a rerun."""
     digest = hashlib.sha256(f"{sample_seed}\x1f{role}\x1f{turn}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-# EXAONE 4.0's chat template (like Hermes) writes a call as <tool_call>{"name": ..., "arguments": {...}}</tool_call>.
-TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
-
-
-def tool_calls_of(gen: Generation) -> list[dict]:
-    """The calls a generation made, as `{"id", "name", "arguments": dict}`.
-
-    From the server's parsed `tool_calls` when it sent them (vLLM's tool parser, a hosted API),
-    else from `<tool_call>` blocks in the answer (the bundled and in-process vLLM backends return
-    raw text). A block that is not a JSON object with a name is skipped: the model made no call
-    there, which the benchmark scores as such.
-    """
-    calls = []
-    if gen.tool_calls:
-        for i, call in enumerate(gen.tool_calls):
-            fn = call.get("function") or {}
-            args = fn.get("arguments")
-            if isinstance(args, str):
-                try:
-                    args = json.loads(args) if args.strip() else {}
-                except json.JSONDecodeError:
-                    args = {"__unparsed__": args}
-            calls.append({"id": call.get("id") or f"call_{i}", "name": fn.get("name", ""), "arguments": args if isinstance(args, dict) else {}})
-        return calls
-    for i, block in enumerate(TOOL_CALL_RE.findall(gen.answer)):
-        try:
-            obj = json.loads(block)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
-            continue
-        args = obj.get("arguments", obj.get("parameters", {}))
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except json.JSONDecodeError:
-                args = {"__unparsed__": args}
-        calls.append({"id": f"call_{i}", "name": obj["name"], "arguments": args if isinstance(args, dict) else {}})
-    return calls
-
-
-def answer_text(gen: Generation) -> str:
-    """The answer without its `<tool_call>` blocks (what a reader, or a user simulator, sees)."""
-    return TOOL_CALL_RE.sub("", gen.answer).strip()
-
-
-def assistant_message(gen: Generation) -> dict:
-    """The history entry for a model turn: its answer only (reasoning dropped, as EXAONE's chat
-    template drops earlier reasoning), with its calls in OpenAI form when it made any."""
-    calls = tool_calls_of(gen)
-    if not calls:
-        return {"role": "assistant", "content": gen.answer}
-    return {
-        "role": "assistant",
-        "content": answer_text(gen),
-        "tool_calls": [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
-            for c in calls
-        ],
-    }
 
 
 @dataclasses.dataclass
@@ -220,12 +161,8 @@ def episode_generation(turns: Sequence[dict], response: str) -> Generation:
 
 async def run_conversations(cfg, name: str, backend: Backend, store: SampleStore, pool, user: Backend | None, progress: bool) -> dict:
     """`runner.run_benchmark` for a benchmark with `converse`: every sample is one episode."""
-    from exaone_eval import benchmarks
-    from exaone_eval.items import Planned, plan_iter, stream_items, task_options
-    from exaone_eval.runner import Progress, SamplesFailed, collect_scores, sample_record, settled, write_results
-
-    module = benchmarks.get_module(name)
-    settings = benchmarks.get_spec(name).modes.get(cfg.mode)
+    module = registry.get_module(name)
+    settings = registry.get_spec(name).modes.get(cfg.mode)
     if settings is None:
         raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
     if getattr(module, "NEEDS_USER", False) and user is None:
@@ -329,6 +266,4 @@ async def within(seconds: float, episode):
 def score_episode(name: str, item, episode):
     """The benchmark's verdict on a whole episode (a truncated turn is the benchmark's to judge:
     a cut reasoning has an empty answer, which its checks fail)."""
-    from exaone_eval import benchmarks
-
-    return benchmarks.get_module(name).score(item, episode)
+    return registry.get_module(name).score(item, episode)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from exaone_eval.benchmarks import TaskSpec, get_spec
+from exaone_eval.registry import TaskSpec, get_spec
 from exaone_eval.data import local_file
 from exaone_eval.rundir import Run
 
@@ -100,7 +100,7 @@ def _options_text(run: Run, spec: TaskSpec) -> str:
 
 def _basis_text(entry: dict) -> str:
     """A headline computed without some of its parts: the runner names them in the metric it used
-    (`score_basis` "metrics['overall (missing multi_turn)']", runner.headline_basis)."""
+    (`score_basis` "metrics['overall (missing multi_turn)']", results.headline_basis)."""
     missing = re.search(r"\(missing ([^)]*)\)", str(entry.get("score_basis") or ""))
     return f"headline (missing {missing.group(1)})" if missing else ""
 

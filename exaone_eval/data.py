@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from exaone_eval.benchmarks import TaskSpec
+from exaone_eval.registry import TaskSpec
 from exaone_eval.types import HarnessError
 
 
@@ -226,7 +226,7 @@ def check_fields(spec: TaskSpec, rows: list[dict], origin: str) -> None:
 
 def load_rows(spec: TaskSpec, data_dir: Path | None = None) -> tuple[list[dict], str]:
     """The benchmark's rows (Hub schema) and a fingerprint of them for run.json."""
-    from exaone_eval.benchmarks import get_module
+    from exaone_eval.registry import get_module
 
     path = local_file(spec, data_dir)
     if path is not None:

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from exaone_eval.benchmarks import REGISTRY
+from exaone_eval.registry import REGISTRY
 from exaone_eval.paths import shipped
 from exaone_eval.provenance import scorer_changes
 from exaone_eval.rundir import Run, load_run, sample_benchmarks, sample_scores

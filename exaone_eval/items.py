@@ -13,10 +13,11 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.config import RunConfig, sample_seed, sampling_for
 from exaone_eval.data import load_rows, origin_of, two_origins
 from exaone_eval.store import request_key
+from exaone_eval.tokenizer import load_tokenizer
 from exaone_eval.types import BuildContext, HarnessError, Item, Request
 
 
@@ -37,18 +38,18 @@ def plan(cfg: RunConfig, name: str, items: Iterable[Item]) -> list[Planned]:
 
 def plan_iter(cfg: RunConfig, name: str, items: Iterable[Item]) -> Iterator[Planned]:
     """Each item's k samples, as the items come (a lazy source stays lazy)."""
-    spec = benchmarks.get_spec(name)
+    spec = registry.get_spec(name)
     settings = spec.modes.get(cfg.mode)
     if settings is None:
         raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
     k = cfg.k or settings.k
-    own_cap = getattr(benchmarks.get_module(name), "max_tokens_for", None)  # RULER: each task's tokens_to_generate
+    own_cap = getattr(registry.get_module(name), "max_tokens_for", None)  # RULER: each task's tokens_to_generate
     for item in items:
         # Long-context sets cap each item's answer (RULER's tokens_to_generate, LongBench's dataset2maxlen).
         max_tokens = own_cap(item) if own_cap is not None else item.meta.get("max_new_tokens", settings.max_tokens)
         for s in range(k):
             seed = sample_seed(cfg.seed, name, item.id, s)
-            view = benchmarks.sample_view(name, item, s)
+            view = registry.sample_view(name, item, s)
             # Some prompts go as raw text, without the chat template (see item_request).
             request = item_request(view, sampling_for(cfg.model, cfg.mode, k, max_tokens, seed), cfg.mode)
             yield Planned(view, s, seed, request, request_key(cfg.model.hf_id, request))
@@ -75,23 +76,24 @@ def build_context(cfg: RunConfig, name: str) -> BuildContext:
         from exaone_eval.backends import bundled_checkpoint
 
         tokenizer = str(bundled_checkpoint(cfg.model.hf_id))
-    spec = benchmarks.get_spec(name)
+    spec = registry.get_spec(name)
     spec = dataclasses.replace(spec, options=task_options(cfg, name))
     return BuildContext(spec=spec, data_dir=cfg.data_dir, model=cfg.model, mode=cfg.mode,
-                        limit=cfg.limit, cache_dir=cache_root() / "prompts", tokenizer_name=tokenizer)
+                        limit=cfg.limit, cache_dir=cache_root() / "prompts", tokenizer_name=tokenizer,
+                        tokenizer_loader=load_tokenizer)
 
 
 def task_options(cfg: RunConfig, name: str) -> dict:
     """The spec's `[options]` with the suite's overrides on top."""
-    return {**benchmarks.get_spec(name).options, **cfg.task_options.get(name, {})}
+    return {**registry.get_spec(name).options, **cfg.task_options.get(name, {})}
 
 
 def load_items(cfg: RunConfig, name: str) -> tuple[list[Item], str]:
     """Every item of a benchmark, as a list. A benchmark that builds its own (long) prompts gives its
     items here without their prompts (ids, references, meta: what `score` needs); `run` streams
     them instead (`stream_items`)."""
-    spec = benchmarks.get_spec(name)
-    module = benchmarks.get_module(name)
+    spec = registry.get_spec(name)
+    module = registry.get_module(name)
     if hasattr(module, "iter_items"):
         items, fingerprint = stream_items(cfg, name)
         return [without_prompt(item) for item in items], fingerprint()
@@ -132,7 +134,7 @@ def ids_from_content(module, row: dict) -> bool:
 def stream_items(cfg: RunConfig, name: str) -> tuple[Iterator[Item], Callable[[], str]]:
     """A benchmark's items as an iterator (built as they are taken: see BuildContext), and a
     function that gives its data fingerprint once the iterator has started."""
-    module = benchmarks.get_module(name)
+    module = registry.get_module(name)
     if not hasattr(module, "iter_items"):
         items, fingerprint = load_items(cfg, name)
         return iter(items), lambda: fingerprint

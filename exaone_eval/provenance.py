@@ -69,7 +69,7 @@ def _installed(name: str) -> str | None:
 
 def scorer_fingerprint(benchmarks) -> dict[str, dict]:
     """run.json `scorer_fingerprint`: per benchmark, {"task_version": int, <package>: version or None}."""
-    from exaone_eval.benchmarks import get_spec
+    from exaone_eval.registry import get_spec
 
     return {
         name: {"task_version": get_spec(name).version, **{p: _installed(p) for p in SCORER_PACKAGES.get(name, ())}}

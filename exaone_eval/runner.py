@@ -1,178 +1,32 @@
-"""items x k samples -> store -> backend -> scorer -> aggregate.
+"""The suite: every benchmark of a run, each checked before any generation, run by its driver,
+and recorded as scored, skipped or failed; one benchmark's failure is not the suite's.
 
 For each benchmark: rows become Items, each Item becomes k Requests with their own seeds
-(exaone_eval/items.py), and
-the store answers every Request it has seen before. Only the rest go to the backend; each
-generation is committed to the store the moment it arrives and handed to a scoring pool, so
-scoring overlaps generation. When all samples are in, the samples file and the benchmark's entry
-in scores.json are (re)written from the store: a rerun regenerates nothing it has.
+(exaone_eval/items.py), and the store answers every Request it has seen before. Only the rest go
+to the backend; each generation is committed to the store the moment it arrives and handed to a
+scoring pool, so scoring overlaps generation (exaone_eval/windows.py; conversations:
+exaone_eval/conversation.py). When all samples are in, the samples file and the benchmark's entry
+in scores.json are (re)written from the store (exaone_eval/results.py): a rerun regenerates
+nothing it has.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
-import itertools
 import json
-import math
-import multiprocessing
-import os
 import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 
-from exaone_eval import benchmarks, stats
+from exaone_eval import registry
 from exaone_eval.config import RunConfig
-from exaone_eval.store import SampleStore, request_key, update_json, write_atomic, write_jsonl
-from exaone_eval.items import Planned, build_context, load_items, plan_iter, stream_items, task_options, without_prompt
-from exaone_eval.types import Backend, Generation, HarnessError, Item, Request, Score
-
-
-def score_one(benchmark: str, item: Item, gen: Generation, judgments: list[Generation] | None = None) -> Score:
-    """The benchmark's verdict, with the harness-wide rule that an unfinished reasoning scores 0."""
-    module = benchmarks.get_module(benchmark)
-    score = module.score(item, gen) if judgments is None else module.score(item, gen, judgments)
-    if not gen.reasoning_closed:
-        score = dataclasses.replace(score, value=0.0, detail={**score.detail, "truncated": True})
-    return score
-
-
-def make_scoring_pool(workers: int | None = None) -> Executor:
-    """Processes for scorers that cost milliseconds (math-verify), started by fork so they
-    inherit what the parent already imported."""
-    workers = workers or max(1, min(4, os.cpu_count() or 1))
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent)
-
-
-def _die_with_parent() -> None:
-    """A scoring worker whose run is killed (kill -9) would otherwise wait forever on its queue:
-    on Linux, ask the kernel to kill it when its parent dies."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: workers exit when they next read from the closed queue
-
-
-def benchmark_executor(cfg: RunConfig, name: str) -> Executor | None:
-    """A benchmark's own scoring executor (`scoring_executor(cfg)`: code benchmarks score on a pool
-    of sandboxes), with what it is recorded in run.json under `scoring`; None for the others."""
-    make = getattr(benchmarks.get_module(name), "scoring_executor", None)
-    if make is None:
-        return None
-    executor = make(cfg)
-    update_json(cfg.out / "run.json", {"scoring": {name: getattr(executor, "record", None)}}, merge_keys=("scoring",))
-    return executor
-
-
-def response_text(request: Request, gen: Generation) -> str:
-    """The response as the samples file keeps it: for a raw-prompt request (no messages) the
-    text after the prompt, so a 128K-token prompt is not copied into every sample record."""
-    if not request.messages and request.prefix and gen.text.startswith(request.prefix):
-        return gen.text[len(request.prefix):]
-    return gen.text
-
-
-def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
-    return {
-        "id": p.item.id,
-        "sample": p.sample,
-        "seed": p.seed,
-        "response": response_text(p.request, gen),
-        "extracted": score.extracted,
-        "score": score.value,
-        "reasoning": gen.reasoning,
-        "answer": gen.answer,
-        "reasoning_closed": gen.reasoning_closed,
-        "finish_reason": gen.finish_reason,
-        "prompt_tokens": gen.prompt_tokens,
-        "completion_tokens": gen.completion_tokens,
-        "prompt_hash": hashlib.sha256(json.dumps(p.request.messages, ensure_ascii=False).encode()).hexdigest()[:16],
-        "detail": score.detail,
-        "item_meta": p.item.meta or None,
-        **({"max_tokens_capped": gen.max_tokens_capped} if gen.max_tokens_capped else {}),
-    }
-
-
-def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score], gens: dict[str, Generation]) -> dict:
-    """The benchmark's entry of scores.json."""
-    per_item: dict[str, list[float]] = {}
-    records = []
-    for p in planned:
-        if p.key in scores:
-            per_item.setdefault(p.item.id, []).append(scores[p.key].value)
-            records.append((p.item, scores[p.key]))
-    entry = stats.summarize(per_item)
-    entry["k"] = k
-    module = benchmarks.get_module(name)
-    extra = getattr(module, "metrics", None)
-    entry["metrics"] = extra(records) if extra else {}
-    describe = getattr(module, "setting", None)
-    if describe is not None and records:  # how it was run, shown beside the score (BFCL's calling style)
-        entry["setting"] = describe(records)
-    headline = getattr(module, "HEADLINE_METRIC", None)
-    if hasattr(module, "headline_metric"):  # the headline depends on what was run (RULER: the longest length)
-        headline = module.headline_metric(entry["metrics"])
-    basis = headline_basis(headline, entry["metrics"])
-    if basis is not None:
-        # The report's figure is not a plain mean over items (BFCL's overall averages category
-        # groups): the CI comes from resampling items and recomputing that figure.
-        entry["score"] = entry["metrics"][basis]
-        entry["ci_low"], entry["ci_high"] = stats.bootstrap_statistic(
-            records, lambda rs: entry_metric(extra(rs), headline), key=lambda r: r[0].id)
-        entry["score_basis"] = f"metrics[{basis!r}]"
-    done = [p for p in planned if p.key in gens]
-    entry["n_samples"] = len(done)
-    entry["truncated"] = sum(not gens[p.key].reasoning_closed for p in done)
-    # Samples whose max tokens the context cut below the benchmark's budget (not like the report's).
-    entry["context_capped"] = sum(gens[p.key].max_tokens_capped is not None for p in done)
-    entry["no_answer"] = sum(scores[p.key].extracted is None for p in done if p.key in scores)
-    tokens = [gens[p.key].completion_tokens for p in done if gens[p.key].completion_tokens is not None]
-    entry["mean_completion_tokens"] = sum(tokens) / len(tokens) if tokens else None
-    entry["version"] = benchmarks.get_spec(name).version
-    return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in entry.items()}
-
-
-def headline_basis(headline: str | None, metrics: dict) -> str | None:
-    """The metric that is the headline: `headline` itself, else the same figure computed without
-    some of its parts, which names them (`<headline> (missing a, b)`: bfcl_v3, helmet without a
-    judge); score_basis then says the score is partial."""
-    if headline is None or headline in metrics:
-        return headline
-    return next((m for m in metrics if m.startswith(f"{headline} (missing ")), None)
-
-
-def entry_metric(metrics: dict, headline: str) -> float:
-    basis = headline_basis(headline, metrics)
-    return metrics[basis] if basis is not None else math.nan
-
-
-class Progress:
-    """A tqdm bar per benchmark: done/total, generated tokens/s, ETA."""
-
-    def __init__(self, name: str, total: int | None, done: int, enabled: bool):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, initial=done, desc=name, unit="sample", disable=not enabled, dynamic_ncols=True)
-        self.tokens = 0
-        self.start = time.monotonic()
-
-    def update(self, gen: Generation) -> None:
-        self.tokens += gen.completion_tokens or 0
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        self.bar.set_postfix_str(f"{self.tokens / elapsed:,.0f} tok/s", refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-WINDOW_MIN = 8
-"""A lazy benchmark's window is max(--concurrency, WINDOW_MIN) samples; two windows are in flight."""
+from exaone_eval.conversation import run_conversations
+from exaone_eval.items import build_context, load_items, stream_items, task_options
+from exaone_eval.results import SamplesFailed
+from exaone_eval.score_jobs import Judge, benchmark_executor, make_scoring_pool
+from exaone_eval.store import SampleStore, update_json, write_atomic
+from exaone_eval.types import Backend, HarnessError
+from exaone_eval.windows import run_windows
 
 
 async def run_benchmark(
@@ -181,218 +35,15 @@ async def run_benchmark(
     backend: Backend,
     store: SampleStore,
     pool: Executor | None,
-    judge: "Judge | None" = None,
+    judge: Judge | None = None,
     progress: bool = True,
     user: Backend | None = None,
 ) -> dict:
-    """Generate what the store lacks, score everything, write samples/<name>.jsonl; return the scores entry.
-
-    A benchmark with a list of items goes as one window. One that builds its own long prompts
-    (`iter_items`) goes in windows of `max(concurrency, WINDOW_MIN)` samples, built in a thread
-    while the previous window generates; at most two windows are in flight, so the backend is fed
-    without a gap and at most about three windows of prompts are in memory. A prompt is dropped
-    once its samples are generated and scored: the samples file and the aggregate keep none.
-    """
-    module = benchmarks.get_module(name)
-    if hasattr(module, "converse"):  # conversations drive their own turns
-        from exaone_eval.conversation import run_conversations
-
+    """Generate what the store lacks, score everything, write samples/<name>.jsonl; return the
+    scores entry. Conversations drive their own turns; every other benchmark goes in windows."""
+    if hasattr(registry.get_module(name), "converse"):
         return await run_conversations(cfg, name, backend, store, pool, user, progress)
-    k = cfg.k or benchmarks.get_spec(name).modes[cfg.mode].k
-    lazy = hasattr(module, "iter_items")
-    items, fingerprint = stream_items(cfg, name)
-    planned_source = plan_iter(cfg, name, items)
-    if lazy:  # total unknown until the builder is done
-        size, first = max(cfg.concurrency, WINDOW_MIN), None
-    else:  # all of it at once, as before: the items are in memory anyway
-        first = list(planned_source)
-        size = max(len(first), 1)
-    bar = Progress(name, None if lazy else len(first), 0, progress)
-    loop = asyncio.get_running_loop()
-    gens: dict[str, Generation] = {}
-    scores: dict[str, Score] = {}
-    kept: list[list[Planned]] = []  # per window, in order: the planned samples without their prompts
-    records: list[list[dict]] = []
-    errors: list[str] = []
-
-    def submit_score(futures: dict, p: Planned, gen: Generation) -> None:
-        if judge is not None and judge.wants(name):
-            futures[p.key] = asyncio.ensure_future(judge.score(name, p, gen))
-        elif pool is not None:
-            futures[p.key] = loop.run_in_executor(pool, score_one, name, p.item, gen)
-        else:
-            futures[p.key] = settled(score_one, name, p.item, gen)
-
-    async def run_window(slot: int, window: list[Planned]) -> None:
-        found = store.get_many([p.key for p in window])
-        pending = [p for p in window if p.key not in found]
-        bar.bar.update(len(window) - len(pending))
-        if lazy and any(p.request.prefix for p in pending):
-            give_renderer(backend, cfg, name)
-        futures: dict[str, asyncio.Future] = {}
-        for p in window:
-            if p.key in found:
-                submit_score(futures, p, found[p.key])
-        async for index, gen in backend.generate([p.request for p in pending]):
-            p = pending[index]
-            if gen.error is not None:
-                errors.append(f"item {p.item.id} sample {p.sample}: {gen.error}")
-                continue
-            store.put(p.key, gen, benchmark=name, item_id=p.item.id, sample=p.sample, model=cfg.model.hf_id)
-            found[p.key] = gen
-            bar.update(gen)
-            submit_score(futures, p, gen)
-        window_scores, failed = await collect_scores(futures)
-        errors.extend(f"item {p.item.id} sample {p.sample}: {failed[p.key]}" for p in window if p.key in failed)
-        records[slot] = [sample_record(p, found[p.key], window_scores[p.key]) for p in window if p.key in window_scores]
-        kept[slot] = [dataclasses.replace(p, item=without_prompt(p.item), request=None) if lazy else p for p in window]
-        gens.update({p.key: found[p.key] for p in window if p.key in found})
-        scores.update(window_scores)
-
-    in_flight: set[asyncio.Task] = set()
-    try:
-        while True:
-            while len(in_flight) >= 2:
-                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()
-            if first is not None:
-                window, first = first, []
-            else:  # build the next window off the event loop: generation goes on meanwhile
-                window = await asyncio.to_thread(lambda: list(itertools.islice(planned_source, size)))
-            if not window:
-                break
-            kept.append([])
-            records.append([])
-            in_flight.add(asyncio.ensure_future(run_window(len(kept) - 1, window)))
-            del window
-        for task in asyncio.as_completed(list(in_flight)):
-            await task
-        in_flight = set()
-    finally:
-        for task in in_flight:
-            task.cancel()
-        await asyncio.gather(*in_flight, return_exceptions=True)
-        bar.close()
-    planned = [p for window in kept for p in window]
-    entry = write_results(cfg, name, k, planned, scores, gens, [r for window in records for r in window], fingerprint(), errors)
-    if errors:
-        raise SamplesFailed(name, errors, len(planned))
-    return entry
-
-
-class SamplesFailed(HarnessError):
-    """Some samples of a benchmark have no score (their generation or their scoring failed): the
-    benchmark is recorded as failed with their reasons, and a rerun retries only those samples
-    (a generation in the store is not asked for again; only its scoring reruns)."""
-
-    def __init__(self, name: str, errors: list[str], total: int, what: str = "samples", extra: dict | None = None):
-        super().__init__(f"{name}: {len(errors)} of {total} {what} failed (first: {errors[0]})")
-        self.errors = errors
-        self.extra = extra or {}
-        """Counts the failure entry keeps beside the errors (a conversation's `terminations`)."""
-
-
-def write_results(cfg: RunConfig, name: str, k: int, planned: list[Planned], scores: dict[str, Score],
-                  gens: dict[str, Generation], records: list[dict], fingerprint: str, errors: list[str], **extra) -> dict:
-    """samples/<name>.jsonl, the benchmark's scores.json entry and its data fingerprint in run.json."""
-    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
-    entry = {**aggregate(name, k, planned, scores, gens), "failed": len(errors), **extra}
-    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
-    update_json(cfg.out / "scores.json", {name: entry})
-    return entry
-
-
-def give_renderer(backend: Backend, cfg: RunConfig, name: str) -> None:
-    """Requests with an answer prefix (RULER) go to a server's completions endpoint as raw text:
-    an OpenAI-compatible backend renders them with the model's tokenizer (the one that sized them)."""
-    if getattr(backend, "render", False) is None:
-        from exaone_eval.reasoning import render_chat
-
-        tokenizer = build_context(cfg, name).tokenizer()
-        backend.render = lambda request: render_chat(tokenizer, request)
-
-
-def settled(fn, *args) -> asyncio.Future:
-    """`fn(*args)` run now, as a done future: its result, or its exception (a scorer's crash is
-    that sample's error, collected with the others by `collect_scores`)."""
-    fut = asyncio.get_running_loop().create_future()
-    try:
-        fut.set_result(fn(*args))
-    except Exception as e:
-        fut.set_exception(e)
-    return fut
-
-
-async def collect_scores(futures: dict) -> tuple[dict[str, Score], dict[str, str]]:
-    """Await every scoring future: the scores, and for each sample whose scoring raised, why (a
-    scorer crash is that sample's error to report and retry, never a zero to hide, and it does
-    not stop the other samples)."""
-    scores: dict[str, Score] = {}
-    failed: dict[str, str] = {}
-    for key, fut in futures.items():
-        try:
-            scores[key] = await fut
-        except HarnessError as e:  # a judge call that failed, ...: the message says it all
-            failed[key] = f"scoring failed: {e}"
-        except Exception as e:
-            failed[key] = f"the scorer raised {type(e).__name__}: {e}"
-    return scores, failed
-
-
-class Judge:
-    """Sends a benchmark's judge requests through a judge backend, cached in the run's store."""
-
-    def __init__(self, backend: Backend, model: str, store: SampleStore):
-        self.backend, self.model, self.store = backend, model, store
-
-    @staticmethod
-    def wants(name: str) -> bool:
-        return hasattr(benchmarks.get_module(name), "judge_requests")
-
-    @staticmethod
-    def required(name: str) -> bool:
-        """A judged benchmark cannot run without a judge unless it says `JUDGE_OPTIONAL = True` (HELMET:
-        only 3 of its datasets are judged; without a judge it scores the others and names the gap)."""
-        return Judge.wants(name) and not getattr(benchmarks.get_module(name), "JUDGE_OPTIONAL", False)
-
-    async def score(self, name: str, p: Planned, gen: Generation) -> Score:
-        requests = benchmarks.get_module(name).judge_requests(p.item, gen) if gen.reasoning_closed else []
-        keys = [request_key(self.model, r) for r in requests]
-        found = self.store.get_many(keys)
-        missing = [i for i, key in enumerate(keys) if key not in found]
-        async for j, judged in self.backend.generate([requests[i] for i in missing]):
-            if judged.error is not None:
-                raise HarnessError(f"{name}: judge call failed for item {p.item.id}: {judged.error}")
-            key = keys[missing[j]]
-            self.store.put(key, judged, benchmark=name, item_id=p.item.id, sample=p.sample, model=self.model, role="judge")
-            found[key] = judged
-        return score_one(name, p.item, gen, [found[key] for key in keys])
-
-
-def scored_entries_table(scores: dict, only: list[str] | None = None) -> str:
-    """The end-of-run summary: one line per benchmark."""
-    lines = [f"{'benchmark':<20} {'score':>7} {'95% CI':>15} {'items':>6} {'k':>4} {'trunc':>6} {'no ans':>7}"]
-    for name, e in scores.items():
-        if only is not None and name not in only:
-            continue
-        if "skipped" in e:
-            lines.append(f"{name:<20} {'—':>7}  skipped: {e['skipped']}")
-            continue
-        if "error" in e:  # failed while running: the reason is in the error summary and scores.json
-            lines.append(f"{name:<20} {'—':>7}  failed" + (f" ({e['failed']} samples)" if e.get("failed") else ""))
-            continue
-        ci = f"[{_fmt(e.get('ci_low'))}, {_fmt(e.get('ci_high'))}]"
-        lines.append(
-            f"{name:<20} {_fmt(e.get('score')):>7} {ci:>15} {e.get('n_items', 0):>6} {e.get('k', 0):>4} "
-            f"{e.get('truncated', 0):>6} {e.get('no_answer', 0):>7}"
-        )
-    return "\n".join(lines)
-
-
-def _fmt(x) -> str:
-    return "n/a" if x is None else f"{x:.1f}"
-
+    return await run_windows(cfg, name, backend, store, pool, judge, progress)
 
 
 def run_json(cfg: RunConfig) -> dict:
@@ -407,7 +58,7 @@ def run_json(cfg: RunConfig) -> dict:
     config.pop("user_api_key", None)
     return {
         **config,
-        "versions": {name: benchmarks.get_spec(name).version for name in cfg.benchmarks},
+        "versions": {name: registry.get_spec(name).version for name in cfg.benchmarks},
         "task_options": {name: task_options(cfg, name) for name in cfg.benchmarks if task_options(cfg, name)},
         "packages": package_versions(),
         "scorer_fingerprint": scorer_fingerprint(cfg.benchmarks),
@@ -432,7 +83,7 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
     unfinished: dict[str, str] = {}  # name -> "skipped  <reason>" / "failed   <reason>"
     runnable = []
     for name in cfg.benchmarks:
-        spec = benchmarks.get_spec(name)
+        spec = registry.get_spec(name)
         if spec.status != "ready":
             reason = "in-house data" if spec.status == "in-house" else "not built yet"
             record_outcome(cfg, name, {"skipped": reason})
@@ -454,7 +105,7 @@ async def for_each_benchmark(cfg: RunConfig, store: SampleStore, run_one, preche
     try:
         for name in runnable:
             own = benchmark_executor(cfg, name)
-            if own is None and pool is None and getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False):
+            if own is None and pool is None and getattr(registry.get_module(name), "SCORE_IN_PROCESSES", False):
                 pool = make_scoring_pool()
             try:
                 await run_one(name, own if own is not None else pool)
@@ -492,7 +143,7 @@ def check_benchmark(cfg: RunConfig, name: str) -> tuple[str, str] | None:
     """Whether a benchmark can start, checked before any generation: (short reason, problem) when
     not. Its rows load and become items; a long-context builder (sized in the model's tokens) only
     has to give its first item (tokenizer and source rows found), not build every prompt."""
-    module = benchmarks.get_module(name)
+    module = registry.get_module(name)
     try:
         if hasattr(module, "iter_items") and getattr(module, "NEEDS_TOKENIZER", False):
             items, _ = stream_items(cfg, name)
@@ -565,9 +216,9 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
     def precheck(name: str):
         if Judge.required(name) and judge is None:
             return "no judge configured", f"{name} needs an LLM judge: pass --judge-base-url and --judge-model"
-        if getattr(benchmarks.get_module(name), "NEEDS_USER", False) and user_backend is None:
+        if getattr(registry.get_module(name), "NEEDS_USER", False) and user_backend is None:
             return "no user simulator configured", f"{name} needs a user simulator: pass --user-base-url and --user-model"
-        if getattr(benchmarks.get_module(name), "NEEDS_TOKENIZER", False):  # long context: sized in the model's tokens
+        if getattr(registry.get_module(name), "NEEDS_TOKENIZER", False):  # long context: sized in the model's tokens
             try:
                 build_context(cfg, name).tokenizer()
             except HarnessError as e:  # the others still run; the problem is listed with the others

@@ -12,12 +12,13 @@ import json
 import os
 from pathlib import Path
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.provenance import scorer_fingerprint
 from exaone_eval.reasoning import split_reasoning
 from exaone_eval.items import Planned, load_items
-from exaone_eval.runner import Judge, aggregate, benchmark_executor, make_scoring_pool, sample_record, score_one
+from exaone_eval.results import aggregate, sample_record
+from exaone_eval.score_jobs import Judge, benchmark_executor, make_scoring_pool, score_one
 from exaone_eval.store import SampleStore, update_json, write_jsonl
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
@@ -67,7 +68,7 @@ def use_scoring_pool(name: str, n_responses: int) -> bool:
         raise HarnessError(f"EXAONE_EVAL_SCORING_POOL={forced!r}; expected on, off or auto")
     if forced != "auto":
         return forced == "on"
-    return getattr(benchmarks.get_module(name), "SCORE_IN_PROCESSES", False) and n_responses > 64
+    return getattr(registry.get_module(name), "SCORE_IN_PROCESSES", False) and n_responses > 64
 
 
 def generation_from_text(text: str) -> Generation:
@@ -86,8 +87,8 @@ def score_responses(
     tokenizer: str | None = None,
     sandbox: str = "auto",
 ) -> dict:
-    spec = benchmarks.get_spec(name)
-    module = benchmarks.get_module(name)
+    spec = registry.get_spec(name)
+    module = registry.get_module(name)
     if hasattr(module, "converse") and not getattr(module, "SCORES_SAVED_RESPONSES", False):
         raise HarnessError(f"{name} is a conversation (each turn depends on the model's earlier answers), so one saved "
                            "response per item cannot be scored: run it with `exaone-eval run`, whose store replays saved turns")
@@ -100,7 +101,7 @@ def score_responses(
     planned, gens = [], {}
     for item_id, sample, text, seed in rows:
         key = f"{item_id}\x1f{sample}"
-        view = benchmarks.sample_view(name, by_id[item_id], sample)
+        view = registry.sample_view(name, by_id[item_id], sample)
         request = Request(messages=view.messages, sampling=Sampling(temperature=0.0), mode="non-reasoning", tools=view.tools)
         planned.append(Planned(view, sample, seed, request, key))
         gens[key] = generation_from_text(text)

@@ -25,12 +25,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.config import RunConfig
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, render_chat
 from exaone_eval.items import Planned, load_items, plan
-from exaone_eval.runner import (Progress, SamplesFailed, aggregate, collect_scores, for_each_benchmark, run_json,
-                                sample_record, score_one)
+from exaone_eval.results import Progress, SamplesFailed, aggregate, sample_record
+from exaone_eval.runner import for_each_benchmark, run_json
+from exaone_eval.score_jobs import collect_scores, score_one
 from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
 from exaone_eval.types import Backend, Generation, HarnessError, Request, Score
 
@@ -248,7 +249,7 @@ def _source(gen: Generation) -> tuple[str, int | None]:
 
 
 async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], pool) -> tuple[dict[str, Score], dict[str, str]]:
-    """The scores, and why each sample whose scoring failed has none (see runner.collect_scores)."""
+    """The scores, and why each sample whose scoring failed has none (see score_jobs.collect_scores)."""
     loop = asyncio.get_running_loop()
     futures = {}
     for pair in pairs:
@@ -262,13 +263,13 @@ async def _score_all(name: str, pairs: list[Pair], gens: dict[str, Generation], 
 async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: SampleStore, tokens: Tokens,
                           pool=None, progress: bool = True) -> dict:
     """Generate, score and write one benchmark's sweep; returns its `<name>@<budget>` entries."""
-    if benchmarks.get_spec(name).modes.get(cfg.mode) is None:
+    if registry.get_spec(name).modes.get(cfg.mode) is None:
         raise HarnessError(f"{name} has no [modes.{cfg.mode}] settings in tasks/{name}.toml")
-    if hasattr(benchmarks.get_module(name), "judge_requests"):
+    if hasattr(registry.get_module(name), "judge_requests"):
         raise HarnessError(f"{name}: the budget sweep does not run judged benchmarks")
     items, fingerprint = load_items(cfg, name)
     planned = plan(cfg, name, items)
-    k = cfg.k or benchmarks.get_spec(name).modes[cfg.mode].k
+    k = cfg.k or registry.get_spec(name).modes[cfg.mode].k
     sweep = Sweep(cfg, name, backend, store, tokens, progress)
     by_budget = sweep.pairs(planned)
     gens = await sweep.generate(by_budget)

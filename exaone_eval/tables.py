@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.coverage import Coverage, coverage
 from exaone_eval.reference import MODEL_NAMES, RefCell, label_tokens, length_label, reference
 from exaone_eval.rundir import Run, load_run, sample_benchmarks, sample_scores

@@ -6,10 +6,27 @@ sweep over a server); a run against a server needs nothing of the model otherwis
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
 from exaone_eval.types import HarnessError
+
+
+def checkpoint_tokenizer(path: Path):
+    """The checkpoint's tokenizer (with its chat template), from local files only."""
+    from transformers import AutoTokenizer, PretrainedConfig
+
+    kwargs = {}
+    raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    if isinstance(raw.get("sliding_window_pattern"), str) and raw.get("layer_types") is None:
+        # transformers' Exaone4Config crashes on the string form ("LLLG") when it has to expand it
+        # itself, and AutoTokenizer parses config.json; tokenizer_config.json names the class anyway.
+        kwargs["config"] = PretrainedConfig()
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True, **kwargs)
+    except Exception as e:
+        raise HarnessError(f"{path}: cannot load the tokenizer ({type(e).__name__}: {e})") from None
 
 
 @lru_cache(maxsize=4)
@@ -19,8 +36,6 @@ def load_tokenizer(name: str, purpose: str = "this benchmark counts lengths in t
     path = Path(name).expanduser()
     try:
         if (path / "config.json").is_file():
-            from exaone_eval.backends.bundled import load_tokenizer as checkpoint_tokenizer  # EXAONE's config quirk
-
             return checkpoint_tokenizer(path)
         from transformers import AutoTokenizer
 

@@ -7,7 +7,7 @@ Generations; the runner joins them. Nothing else crosses those seams.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Protocol, Sequence
+from typing import Any, AsyncIterator, Callable, Literal, Protocol, Sequence
 
 Mode = Literal["reasoning", "non-reasoning"]
 MODES: tuple[str, ...] = ("reasoning", "non-reasoning")
@@ -123,6 +123,9 @@ class BuildContext:
     """A folder (Path) for generated datasets, keyed by the builder's own fingerprint."""
     tokenizer_name: str | None = None
     """`--tokenizer`, else the checkpoint of the bundled/vllm backend, else None."""
+    tokenizer_loader: Callable[[str], Any] | None = None
+    """Loads `tokenizer_name` (exaone_eval.tokenizer.load_tokenizer), handed in by whoever builds the
+    context: the contracts import nothing of the package."""
     fingerprints: dict = field(default_factory=dict)
     """The builder records source and settings fingerprints here; run.json keeps them."""
 
@@ -133,9 +136,9 @@ class BuildContext:
                 f"{self.spec.name} sizes its prompts in the evaluated model's own tokens and needs its tokenizer: "
                 "pass --tokenizer PATH (a folder with tokenizer.json, or an HF id in the local cache)"
             )
-        from exaone_eval.tokenizer import load_tokenizer
-
-        return load_tokenizer(self.tokenizer_name)
+        if self.tokenizer_loader is None:
+            raise TypeError("BuildContext has a tokenizer_name but no tokenizer_loader to load it with")
+        return self.tokenizer_loader(self.tokenizer_name)
 
 
 @dataclass(frozen=True)

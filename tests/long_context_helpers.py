@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.config import ModelPreset
+from exaone_eval.tokenizer import load_tokenizer
 from exaone_eval.types import BuildContext
 
 CHAT_TEMPLATE = (
@@ -42,9 +43,9 @@ def build_context(name: str, tokenizer_dir: Path | None, tmp_path: Path, max_con
                   mode: str = "non-reasoning", limit: int | None = None, options: dict | None = None) -> BuildContext:
     import dataclasses
 
-    spec = benchmarks.get_spec(name)
+    spec = registry.get_spec(name)
     if options is not None:
         spec = dataclasses.replace(spec, options={**spec.options, **options})
     model = ModelPreset(name="test", hf_id="test", max_context=max_context)
     return BuildContext(spec=spec, data_dir=data_dir, model=model, mode=mode, limit=limit, cache_dir=tmp_path / "cache",
-                        tokenizer_name=str(tokenizer_dir) if tokenizer_dir else None)
+                        tokenizer_name=str(tokenizer_dir) if tokenizer_dir else None, tokenizer_loader=load_tokenizer)

@@ -3,7 +3,7 @@ reproducible and visible in the item, and a clear error for the gated dataset wi
 
 import pytest
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.benchmarks import gpqa_diamond as bench
 from exaone_eval.types import HarnessError
 from helpers import gen

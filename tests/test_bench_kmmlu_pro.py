@@ -3,7 +3,7 @@ the last answer statement in Korean or English forms as the answer."""
 
 import pytest
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.benchmarks import kmmlu_pro as bench
 from exaone_eval.types import HarnessError
 from helpers import gen

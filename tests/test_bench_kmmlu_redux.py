@@ -2,7 +2,7 @@
 
 import pytest
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.benchmarks import kmmlu_pro, kmmlu_redux as bench
 from helpers import gen
 

@@ -3,7 +3,7 @@ style prompt and extraction over A-D, every row in the headline, `acc_ok_only` b
 
 import pytest
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.benchmarks import mmlu_redux as bench
 from exaone_eval.types import HarnessError
 from helpers import gen

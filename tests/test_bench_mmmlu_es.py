@@ -3,7 +3,7 @@ multilingual extraction ("Answer:" then "Respuesta:", markup stripped, full-widt
 
 import pytest
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.benchmarks import mmmlu_es as bench
 from exaone_eval.types import HarnessError
 from helpers import gen

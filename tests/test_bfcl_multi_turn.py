@@ -16,7 +16,8 @@ pytest.importorskip("bfcl", reason="nvidia-bfcl is not installed (see docs/bfcl.
 
 from conftest import write_jsonl  # noqa: E402
 
-from exaone_eval.benchmarks import bfcl_v3, get_spec  # noqa: E402
+from exaone_eval.benchmarks import bfcl_v3  # noqa: E402
+from exaone_eval.registry import get_spec  # noqa: E402
 from exaone_eval.cli import main  # noqa: E402
 from exaone_eval.scoring import bfcl as guard  # noqa: E402
 from exaone_eval.types import Episode  # noqa: E402

@@ -9,7 +9,8 @@ import pytest
 
 pytest.importorskip("bfcl", reason="nvidia-bfcl is not installed (see docs/demo.md)")
 
-from exaone_eval.benchmarks import bfcl_v3, get_spec  # noqa: E402
+from exaone_eval.benchmarks import bfcl_v3  # noqa: E402
+from exaone_eval.registry import get_spec  # noqa: E402
 from exaone_eval.types import Episode, Generation, HarnessError, Item, Score  # noqa: E402
 from helpers import gen  # noqa: E402
 
@@ -361,7 +362,7 @@ def test_the_run_setting_names_the_calling_style():
 
 
 def one_turn_episode(g: Generation, closed: bool = True) -> Episode:
-    from exaone_eval.conversation import tool_calls_of
+    from exaone_eval.messages import tool_calls_of
 
     turn = {"role": "agent", "reasoning_closed": closed, "answer": g.answer}
     return Episode(messages=(), result={"answer": g.answer, "tool_calls": tool_calls_of(g)}, response=g.text, turns=(turn,))

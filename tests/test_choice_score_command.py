@@ -9,7 +9,7 @@ import pytest
 from conftest import write_jsonl
 from helpers import GPQA_ROW, KMMLU_ROW, MMMLU_ROW, PRO_ROW, REDUX_ROW
 
-from exaone_eval.benchmarks import get_module
+from exaone_eval.registry import get_module
 from exaone_eval.cli import main
 
 

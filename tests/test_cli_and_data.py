@@ -10,7 +10,7 @@ import time
 import pytest
 from conftest import AIME_ROWS, write_jsonl
 
-from exaone_eval.benchmarks import REGISTRY, get_spec
+from exaone_eval.registry import REGISTRY, get_spec
 from exaone_eval.cli import build_parser, main
 from exaone_eval.data import load_rows
 from exaone_eval.types import HarnessError

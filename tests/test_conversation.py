@@ -13,17 +13,11 @@ import types
 
 import pytest
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.config import ModelPreset, RunConfig
-from exaone_eval.conversation import (
-    DEFAULT_EPISODE_TIMEOUT_S,
-    answer_text,
-    assistant_message,
-    episode_timeout,
-    tool_calls_of,
-    turn_seed,
-)
+from exaone_eval.conversation import DEFAULT_EPISODE_TIMEOUT_S, episode_timeout, turn_seed
 from exaone_eval.items import task_options
+from exaone_eval.messages import answer_text, assistant_message, tool_calls_of
 from exaone_eval.types import Episode, Generation, HarnessError, Item, Score
 
 
@@ -98,8 +92,8 @@ def five_turn_module() -> types.ModuleType:
 @pytest.fixture
 def five_turns(monkeypatch):
     module = five_turn_module()
-    real = benchmarks.get_module
-    monkeypatch.setattr(benchmarks, "get_module", lambda name: module if name == "multi_if" else real(name))
+    real = registry.get_module
+    monkeypatch.setattr(registry, "get_module", lambda name: module if name == "multi_if" else real(name))
 
 
 def config(tmp_path, **options) -> RunConfig:
@@ -175,7 +169,7 @@ def test_a_rerun_resumes_a_cut_episode_from_its_stored_turns_and_scores_it(tmp_p
 
 def test_the_wall_time_limit_comes_from_the_task_options_and_a_suite_overrides_it(tmp_path):
     cfg = dataclasses.replace(config(tmp_path), benchmarks=["tau_bench_airline"])
-    spec_value = benchmarks.get_spec("tau_bench_airline").options["episode_timeout_s"]
+    spec_value = registry.get_spec("tau_bench_airline").options["episode_timeout_s"]
     assert episode_timeout("tau_bench_airline", task_options(cfg, "tau_bench_airline")) == spec_value == 3600
     overridden = dataclasses.replace(cfg, task_options={"tau_bench_airline": {"episode_timeout_s": 90}})
     assert episode_timeout("tau_bench_airline", task_options(overridden, "tau_bench_airline")) == 90.0

@@ -34,12 +34,12 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture(scope="module", params=["plain", *CPU_KERNELS])
 def engine_parts(request, checkpoint):
     """The model as loaded, and as the bundled backend runs it on CPU (packed for each CPU kernel)."""
-    from exaone_eval.backends.bundled import load_tokenizer
+    from exaone_eval.tokenizer import checkpoint_tokenizer
 
     model = load_model(checkpoint)
     if request.param != "plain":
         pack_for_cpu(model, request.param)
-    return model, load_tokenizer(checkpoint)
+    return model, checkpoint_tokenizer(checkpoint)
 
 
 def make_engine(engine_parts, max_batch=8):
@@ -192,9 +192,9 @@ def test_an_eos_token_from_the_config_list_stops_generation(engine_parts, tmp_pa
     token = free.token_ids[3]
     first = free.token_ids.index(token)
     folder = write_tiny_checkpoint(tmp_path, "hybrid", seed=0, eos_token_id=[2, token])
-    from exaone_eval.backends.bundled import load_tokenizer
+    from exaone_eval.tokenizer import checkpoint_tokenizer
 
-    engine = Engine(load_model(folder), load_tokenizer(folder))
+    engine = Engine(load_model(folder), checkpoint_tokenizer(folder))
     stopped = one(engine, Continuation(Sampling(0.0, max_tokens=12)))
     assert stopped.finish_reason == "stop"
     assert stopped.token_ids == free.token_ids[: first + 1]

@@ -217,7 +217,7 @@ def test_a_config_naming_an_unknown_benchmark_is_an_input_error(tmp_path):
 
 
 def test_the_shipped_config_has_a_tolerance_for_every_benchmark():
-    from exaone_eval.benchmarks import REGISTRY
+    from exaone_eval.registry import REGISTRY
 
     cfg = load_config(None)
     assert set(cfg.tolerance) == set(REGISTRY)

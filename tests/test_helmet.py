@@ -415,18 +415,18 @@ def test_without_a_judge_the_judged_datasets_are_named_missing_from_longqa_summ_
 
 
 def run_helmet(tmp_path, tokenizer_dir, data: Path, datasets: list[str], model_url: str, judge_url: str | None) -> dict:
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
     from exaone_eval.config import ModelPreset, RunConfig
 
     cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset(name="t", hf_id="m", max_context=131072),
                     backend="openai", benchmarks=["helmet"], out=tmp_path / "run", base_urls=[model_url],
                     data_dir=data, tokenizer=str(tokenizer_dir), judge_model="j" if judge_url else None, max_retries=0)
 
-    spec = benchmarks.get_spec("helmet")
+    spec = registry.get_spec("helmet")
     patched = dataclasses.replace(spec, options={**spec.options, "datasets": datasets, "llama2_tokenizer": str(tokenizer_dir)})
-    original = benchmarks.get_spec
+    original = registry.get_spec
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(benchmarks, "get_spec", lambda name: patched if name == "helmet" else original(name))
+        mp.setattr(registry, "get_spec", lambda name: patched if name == "helmet" else original(name))
         return asyncio.run(run_suite_on(cfg, model_url, judge_url))
 
 

@@ -205,7 +205,7 @@ UNPINNED = {"kmmlu_pro", "kmmlu_redux", "ksm", "math500_es"}
 def test_every_hub_set_is_pinned_to_a_commit_or_listed_as_unpinned():
     import re
 
-    from exaone_eval.benchmarks import all_specs
+    from exaone_eval.registry import all_specs
 
     specs = {s.name: s for s in all_specs() if s.hub_id and s.status == "ready"}
     hub = {name: s.revision for name, s in specs.items()}

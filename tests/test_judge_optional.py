@@ -11,19 +11,21 @@ import math
 import pytest
 
 from exaone_eval.config import ModelPreset, RunConfig
-from exaone_eval.runner import Judge, entry_metric, headline_basis, run_suite
+from exaone_eval.results import entry_metric, headline_basis
+from exaone_eval.runner import run_suite
+from exaone_eval.score_jobs import Judge
 from exaone_eval.types import HarnessError
 
 
 def test_a_judged_benchmark_needs_a_judge_unless_it_declares_it_optional(monkeypatch):
     from types import SimpleNamespace
 
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
 
     modules = {"needs": SimpleNamespace(judge_requests=lambda item, gen: []),
                "optional": SimpleNamespace(judge_requests=lambda item, gen: [], JUDGE_OPTIONAL=True),
                "unjudged": SimpleNamespace()}
-    monkeypatch.setattr(benchmarks, "get_module", modules.__getitem__)
+    monkeypatch.setattr(registry, "get_module", modules.__getitem__)
     assert Judge.wants("needs") and Judge.required("needs")
     assert Judge.wants("optional") and not Judge.required("optional")
     assert not Judge.wants("unjudged") and not Judge.required("unjudged")

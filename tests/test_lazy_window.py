@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.config import ModelPreset, RunConfig
-from exaone_eval.runner import WINDOW_MIN, run_benchmark
+from exaone_eval.runner import run_benchmark
+from exaone_eval.windows import WINDOW_MIN
 from exaone_eval.store import SampleStore
 from exaone_eval.types import Generation, Item, Score
 
@@ -54,8 +55,8 @@ class InstantBackend:
 def run_fake(tmp_path: Path, monkeypatch, n_items: int, concurrency: int = 8) -> tuple[dict, dict]:
     log = {"built": 0, "generated": 0, "ahead": 0, "prefixes": set()}
     module = fake_module(n_items, log)
-    real_get_module = benchmarks.get_module
-    monkeypatch.setattr(benchmarks, "get_module", lambda name: module if name == "ruler" else real_get_module(name))
+    real_get_module = registry.get_module
+    monkeypatch.setattr(registry, "get_module", lambda name: module if name == "ruler" else real_get_module(name))
     out = tmp_path / f"run{n_items}"
     cfg = RunConfig(suite="s", mode="non-reasoning", model=ModelPreset("m", "m"), backend="openai", benchmarks=["ruler"],
                     out=out, concurrency=concurrency)

@@ -12,7 +12,7 @@ import pytest
 from helpers import gen
 from lcb_rows import PAIR_OK, PAIR_ROW, PAIR_TESTS, SUM_OK, SUM_ROW, SUM_TESTS, encode_private, fenced, row
 
-from exaone_eval import benchmarks, sandbox
+from exaone_eval import registry, sandbox, sandbox_policy
 from exaone_eval.benchmarks import livecodebench as lcb
 from exaone_eval.scoring import livecodebench as verdicts
 from exaone_eval.benchmarks import livecodebench_v5, livecodebench_v6
@@ -117,7 +117,7 @@ def test_the_hub_loader_reads_the_releases_files_at_the_pinned_revision_and_keep
         return rows
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    spec = benchmarks.get_spec("livecodebench_v6")
+    spec = registry.get_spec("livecodebench_v6")
     loaded = livecodebench_v6.load_rows(spec, None)
     assert [r["question_id"] for r in loaded] == ["abc1", "lc1"]
     (path, kwargs), = calls
@@ -134,13 +134,13 @@ def test_an_unreachable_hub_is_a_harness_error_that_points_at_data_dir(monkeypat
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(HarnessError, match="--data-dir"):
-        livecodebench_v5.load_rows(benchmarks.get_spec("livecodebench_v5"), None)
+        livecodebench_v5.load_rows(registry.get_spec("livecodebench_v5"), None)
 
 
 def test_a_bad_option_in_the_task_spec_names_the_file_and_key(monkeypatch):
-    spec = benchmarks.get_spec("livecodebench_v6")
+    spec = registry.get_spec("livecodebench_v6")
     bad = dataclasses.replace(spec, options={**spec.options, "start_date": "March 1st"})
-    monkeypatch.setattr(benchmarks, "get_spec", lambda name: bad)
+    monkeypatch.setattr(registry, "get_spec", lambda name: bad)
     lcb.settings.cache_clear()
     try:
         with pytest.raises(HarnessError, match=r"tasks/livecodebench_v6.toml \[options\]: 'start_date'"):
@@ -235,7 +235,7 @@ def test_the_sandbox_preloads_every_module_the_driver_imports_before_its_guard()
     # Otherwise each run would import them itself (numpy: ~0.1 s) instead of finding them loaded.
     imports = verdicts.driver_imports()
     assert "numpy" in imports and "multiprocessing" in imports
-    assert set(imports) <= set(sandbox.PRELOAD)
+    assert set(imports) <= set(sandbox_policy.PRELOAD)
 
 
 def test_a_stdin_program_with_a_top_level_class_solution_is_a_runtime_error_as_in_lcb_runner(box):

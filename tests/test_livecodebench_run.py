@@ -11,7 +11,7 @@ import pytest
 from conftest import write_jsonl
 from lcb_rows import PAIR_OK, PAIR_ROW, SUM_OK, SUM_ROW, fenced, row
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.benchmarks import livecodebench as lcb
 from exaone_eval.cli import main
 

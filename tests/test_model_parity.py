@@ -118,7 +118,7 @@ def test_the_cpu_packed_model_matches_transformers_too(pair, kernel):
 
 @pytest.mark.parametrize("packed", ["plain", *CPU_KERNELS])
 def test_greedy_generation_is_token_identical_to_transformers_generate(pair, packed):
-    from exaone_eval.backends.bundled import load_tokenizer
+    from exaone_eval.tokenizer import checkpoint_tokenizer
     from exaone_eval.model.engine import Continuation, Engine, PromptGroup
     from exaone_eval.types import Sampling
 
@@ -126,7 +126,7 @@ def test_greedy_generation_is_token_identical_to_transformers_generate(pair, pac
     if packed != "plain":
         ours = load_model(folder)
         pack_for_cpu(ours, packed)
-    tokenizer = load_tokenizer(folder)
+    tokenizer = checkpoint_tokenizer(folder)
     prompts = ["<bos> user w20 w31 w42 assistant", "<bos> user " + " ".join(f"w{10 + i}" for i in range(23)) + " assistant"]
     greedy = Continuation(Sampling(temperature=0.0, max_tokens=64), ignore_eos=True)
     engine = Engine(ours, tokenizer, max_batch=4)

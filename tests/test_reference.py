@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.reference import TABLES, label_tokens, length_label, load_table, lookup, reference
 from exaone_eval.types import HarnessError
 

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.benchmarks import ruler
 from exaone_eval.config import ModelPreset
+from exaone_eval.longctx import ruler_sizing as sizing
+from exaone_eval.longctx import ruler_sources as sources
 from exaone_eval.longctx import ruler_synth as synth
 from exaone_eval.longctx.cache import CachedStream
+from exaone_eval.tokenizer import load_tokenizer
 from exaone_eval.types import BuildContext, Generation, HarnessError, Item, Score
 
 pytest.importorskip("long_context_eval")
@@ -31,16 +34,17 @@ def tokenizer_dir(tmp_path_factory) -> Path:
 def counter(tokenizer_dir):
     from exaone_eval.tokenizer import load_tokenizer
 
-    return synth.Counter(load_tokenizer(str(tokenizer_dir)))
+    return sizing.Counter(load_tokenizer(str(tokenizer_dir)))
 
 
 def context(tmp_path, tokenizer_dir, max_context=131072, **options) -> BuildContext:
-    spec = dataclasses.replace(benchmarks.get_spec("ruler"), options={**benchmarks.get_spec("ruler").options, **options})
+    spec = dataclasses.replace(registry.get_spec("ruler"), options={**registry.get_spec("ruler").options, **options})
     return BuildContext(spec=spec, data_dir=None, model=ModelPreset("m", "m", max_context=max_context), mode="non-reasoning",
-                        limit=None, cache_dir=tmp_path / "cache", tokenizer_name=str(tokenizer_dir))
+                        limit=None, cache_dir=tmp_path / "cache", tokenizer_name=str(tokenizer_dir),
+                        tokenizer_loader=load_tokenizer)
 
 
-def first_sample(task: str, length: int, counter) -> synth.Sample:
+def first_sample(task: str, length: int, counter) -> sizing.Sample:
     kind, args = ruler.TASKS[task]
     return next(synth.GENERATORS[kind](args, length, counter, 42).samples())
 
@@ -67,8 +71,8 @@ def test_the_haystack_is_the_largest_that_fits(task, counter):
 
 
 def test_binary_search_finds_the_largest_size_that_fits():
-    assert synth.binary_search(lambda n: 3 * n + 7, 1, 1000, 100) == 31
-    assert synth.binary_search(lambda n: 3 * n + 7, 40, 1000, 100) is None
+    assert sizing.binary_search(lambda n: 3 * n + 7, 1, 1000, 100) == 31
+    assert sizing.binary_search(lambda n: 3 * n + 7, 40, 1000, 100) is None
 
 
 def test_noise_haystack_needles_sit_on_the_lines_drawn_for_them(counter):
@@ -128,7 +132,7 @@ def test_frequent_words_answer_is_the_three_most_frequent_coded_words(counter):
 @pytest.mark.parametrize("task", ["qa_1", "qa_2"])
 def test_qa_gold_documents_are_in_the_context(task, counter):
     sample = first_sample(task, 4096, counter)
-    qas, docs = synth.qa_source(ruler.TASKS[task][1]["dataset"])
+    qas, docs = sources.qa_source(ruler.TASKS[task][1]["dataset"])
     text = sample.messages[0]["content"]
     for gold, number in zip(qas[0]["context"], sample.meta["gold_documents"]):
         assert f"Document {number}:\n{docs[gold]}" in text
@@ -136,7 +140,7 @@ def test_qa_gold_documents_are_in_the_context(task, counter):
 
 
 def test_adjective_noun_keys_index_the_sorted_official_list():
-    words = synth.adj_noun_words()
+    words = sources.adj_noun_words()
     assert len(words) == 910 * 6782
     for start in words.starts[:-1]:  # every block boundary, and inside the interleaved blocks
         window = [words[i] for i in range(max(0, start - 3), start + 3)]
@@ -254,7 +258,7 @@ def test_metrics_round_each_task_then_average_tasks_per_length():
 
 def test_the_headline_is_the_longest_length_in_the_scores_entry():
     from exaone_eval.items import Planned
-    from exaone_eval.runner import aggregate
+    from exaone_eval.results import aggregate
 
     planned, scores, gens = [], {}, {}
     for i, (length, value) in enumerate([(4096, 1.0), (4096, 1.0), (131072, 0.0), (131072, 1.0)]):

@@ -23,7 +23,7 @@ from conftest import write_jsonl
 from helpers import GPQA_ROW, KMMLU_ROW, MMMLU_ROW, PRO_ROW, REDUX_ROW
 from lcb_rows import PAIR_OK, PAIR_TESTS, PAIR_STARTER, SUM_OK, SUM_TESTS, fenced, row
 
-from exaone_eval.benchmarks import REGISTRY, get_module, get_spec
+from exaone_eval.registry import REGISTRY, get_module, get_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -235,7 +235,7 @@ codes = [main(["score", "--benchmark", name, "--responses", f"{folder}/{order}/{
 from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.conversation import score_episode
 from exaone_eval.items import load_items
-from exaone_eval.runner import make_scoring_pool
+from exaone_eval.score_jobs import make_scoring_pool
 from exaone_eval.types import Episode
 for name in filter(None, conversations.split(",")):
     cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset("t", "t"), backend="none", benchmarks=[name],

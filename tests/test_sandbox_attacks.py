@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from lcb_rows import SUM_ROW, row
 
-from exaone_eval import sandbox
+from exaone_eval import sandbox, sandbox_policy
 from exaone_eval.benchmarks import livecodebench as lcb
 from exaone_eval.scoring import livecodebench as verdicts
 
@@ -260,7 +260,7 @@ def test_the_pid_namespace_kills_a_daemon_that_escaped_the_process_group(bare_bw
     driver = ("import os, time\n_send({'ready': True})\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
               "        time.sleep(60)\n    os._exit(0)\n_send({'forked': True})\n")
     messages = []
-    outcome = bare_bwrap.run(driver, {}, sandbox.Limits(wall_s=5), lambda h, p: messages.append(h) or True)
+    outcome = bare_bwrap.run(driver, {}, sandbox_policy.Limits(wall_s=5), lambda h, p: messages.append(h) or True)
     assert outcome.started and {"forked": True, "len": 0} in messages and not outcome.timed_out
 
 
@@ -269,7 +269,7 @@ def test_there_is_no_network_inside_even_without_the_audit_hook(bare_bwrap):
               "    _send({'net': 'up'})\nexcept OSError as e:\n    _send({'net': type(e).__name__})\n"
               "import os\n_send({'interfaces': sorted(os.listdir('/sys/class/net')) if os.path.isdir('/sys/class/net') else []})\n")
     messages = []
-    bare_bwrap.run(driver, {}, sandbox.Limits(wall_s=5), lambda h, p: messages.append(h) or True)
+    bare_bwrap.run(driver, {}, sandbox_policy.Limits(wall_s=5), lambda h, p: messages.append(h) or True)
     assert {"net": "up", "len": 0} not in messages and any("net" in m for m in messages)
 
 
@@ -289,7 +289,7 @@ def test_the_environment_holds_only_the_minimal_variables(monkeypatch):
     driver = "import os\n_send({'env': sorted(os.environ)})\n"
     messages = []
     box = sandbox.resolve("auto")
-    box.run(driver, {}, sandbox.Limits(wall_s=10), lambda h, p: messages.append(h) or True)
+    box.run(driver, {}, sandbox_policy.Limits(wall_s=10), lambda h, p: messages.append(h) or True)
     box.close()
     assert messages[0]["env"] == ["HOME", "LANG", "OMP_NUM_THREADS", "PATH", "PYTHONHASHSEED", "TMPDIR"]
 

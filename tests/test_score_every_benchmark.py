@@ -17,7 +17,7 @@ from test_helmet import write_recall_tree
 from test_longbench import all_rows as longbench_rows
 from test_same_verdicts_everywhere import CASES
 
-from exaone_eval.benchmarks import REGISTRY, get_module, get_spec
+from exaone_eval.registry import REGISTRY, get_module, get_spec
 from exaone_eval.cli import main
 
 # benchmark -> what its one-line error says: it cannot be scored from saved responses (here).

@@ -9,7 +9,7 @@ import pytest
 from conftest import AIME_ROWS, write_jsonl
 from helpers import aime_solver
 
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.cli import main
 from exaone_eval.provenance import SCORER_PACKAGES, scorer_changes, scorer_fingerprint
 

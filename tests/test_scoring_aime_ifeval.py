@@ -9,7 +9,7 @@ from helpers import gen
 
 from exaone_eval.benchmarks import aime_2025, ifeval
 from exaone_eval.reasoning import split_reasoning
-from exaone_eval.runner import score_one
+from exaone_eval.score_jobs import score_one
 
 AIME_CASES = [
     # (reference, answer part, verdict, extracted)

@@ -13,7 +13,7 @@ import pytest
 from conftest import AIME_ROWS, write_jsonl
 from helpers import PRO_ROW, aime_solver, run_suite_on
 
-from exaone_eval import benchmarks
+from exaone_eval import registry
 from exaone_eval.cli import main
 from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.types import Episode, HarnessError, Item, Score
@@ -91,7 +91,7 @@ def test_rerunning_after_a_failure_generates_only_what_failed_and_clears_the_fai
 
 
 def test_a_scorer_crash_is_that_samples_error_never_a_zero_and_resume_only_rescores_it(tmp_path, fake_server, capsys, monkeypatch):
-    module = benchmarks.get_module("aime_2025")
+    module = registry.get_module("aime_2025")
     real_score = module.score
 
     def crashes_on_item_2(item, gen):
@@ -113,7 +113,7 @@ def test_a_scorer_crash_is_that_samples_error_never_a_zero_and_resume_only_resco
 
 
 def test_a_bug_in_a_benchmarks_own_code_fails_that_benchmark_with_a_one_line_summary(tmp_path, fake_server, capsys, monkeypatch):
-    module = benchmarks.get_module("mmlu_pro")
+    module = registry.get_module("mmlu_pro")
     monkeypatch.setattr(module, "metrics", lambda records: {}["no such metric"])  # raises KeyError after scoring
     assert run(tmp_path, fake_server(solver).url, "mmlu_pro,aime_2025") == 2
     err = capsys.readouterr().err
@@ -145,8 +145,8 @@ def conversation_module() -> types.ModuleType:
 
 def test_a_conversation_scorer_crash_is_recorded_as_that_samples_error_without_a_traceback(tmp_path, fake_server, monkeypatch):
     module = conversation_module()
-    real_get_module = benchmarks.get_module
-    monkeypatch.setattr(benchmarks, "get_module", lambda name: module if name == "multi_if" else real_get_module(name))
+    real_get_module = registry.get_module
+    monkeypatch.setattr(registry, "get_module", lambda name: module if name == "multi_if" else real_get_module(name))
     cfg = RunConfig(suite="t", mode="non-reasoning", model=ModelPreset("m", "m"), backend="openai", benchmarks=["multi_if"],
                     out=tmp_path / "run", k=1)
     with pytest.raises(HarnessError, match="multi_if: 1 of 2 conversations failed") as raised:

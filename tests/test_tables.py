@@ -12,7 +12,7 @@ from conftest import AIME_ROWS, write_jsonl
 from helpers import aime_solver
 
 from exaone_eval import tables
-from exaone_eval.benchmarks import get_spec
+from exaone_eval.registry import get_spec
 from exaone_eval.tables import render
 from exaone_eval.types import HarnessError
 

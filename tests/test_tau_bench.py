@@ -282,12 +282,12 @@ def test_the_guarded_environment_offers_tau2s_tool_schemas_in_tau2s_order():
 
 
 def test_the_package_ships_50_airline_and_114_retail_tasks_in_the_base_split():
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
     from exaone_eval.data import load_rows
 
     for name, n in (("tau_bench_airline", 50), ("tau_bench_retail", 114)):
-        rows, _ = load_rows(benchmarks.get_spec(name))
-        assert len(rows) == n == benchmarks.get_spec(name).rows
+        rows, _ = load_rows(registry.get_spec(name))
+        assert len(rows) == n == registry.get_spec(name).rows
         assert all(set(r["evaluation_criteria"]["reward_basis"]) <= {"DB", "COMMUNICATE"} for r in rows)
 
 
@@ -314,11 +314,11 @@ def test_the_score_command_says_a_conversation_cannot_be_scored_from_responses(t
 def test_bad_task_options_are_refused_naming_the_spec_file():
     from dataclasses import replace
 
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
     from exaone_eval.benchmarks import tau_bench
     from exaone_eval.types import HarnessError
 
-    spec = benchmarks.get_spec("tau_bench_retail")
+    spec = registry.get_spec("tau_bench_retail")
     with pytest.raises(HarnessError, match=r"tasks/tau_bench_retail.toml: \[options\] max_steps must be an integer >= 1"):
         tau_bench.options(replace(spec, options={**spec.options, "max_steps": 0}))
     with pytest.raises(HarnessError, match="domain must be 'airline' or 'retail'"):
@@ -350,11 +350,11 @@ def tau2_verdict(row: dict):
 def test_the_task_specs_limits_are_tau2s_own_runner_defaults():
     from tau2 import config as tau2_config
 
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
     from exaone_eval.benchmarks import tau_bench
 
     for name in ("tau_bench_airline", "tau_bench_retail"):
-        options = benchmarks.get_spec(name).options
+        options = registry.get_spec(name).options
         assert options["max_steps"] == tau_bench.DEFAULT_OPTIONS["max_steps"] == tau2_config.DEFAULT_MAX_STEPS == 200
         assert options["max_errors"] == tau_bench.DEFAULT_OPTIONS["max_errors"] == tau2_config.DEFAULT_MAX_ERRORS == 10
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from exaone_eval.backends.context import cap_record, fit_max_tokens, prompt_too_long
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, render_chat, split_reasoning
+from exaone_eval.tokenizer import checkpoint_tokenizer
 from exaone_eval.types import Generation, HarnessError, Request
 
 log = logging.getLogger(__name__)
@@ -39,22 +40,6 @@ def resolve_checkpoint(model_path: str | Path) -> Path:
     except Exception:
         raise HarnessError(f"bundled backend: {model_path} is neither a local checkpoint directory "
                            "nor a model in the local Hugging Face cache") from None
-
-
-def load_tokenizer(path: Path):
-    """The checkpoint's tokenizer (with its chat template), from local files only."""
-    from transformers import AutoTokenizer, PretrainedConfig
-
-    kwargs = {}
-    raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    if isinstance(raw.get("sliding_window_pattern"), str) and raw.get("layer_types") is None:
-        # transformers' Exaone4Config crashes on the string form ("LLLG") when it has to expand it
-        # itself, and AutoTokenizer parses config.json; tokenizer_config.json names the class anyway.
-        kwargs["config"] = PretrainedConfig()
-    try:
-        return AutoTokenizer.from_pretrained(path, local_files_only=True, **kwargs)
-    except Exception as e:
-        raise HarnessError(f"{path}: cannot load the tokenizer ({type(e).__name__}: {e})") from None
 
 
 class BundledBackend:
@@ -82,7 +67,7 @@ class BundledBackend:
         # The engine's own AVX2 kernels (else oneDNN), fused GEMMs: 2.3-3.5x transformers' decoding
         # speed on CPU (bench/engine.py); the same maths to float rounding.
         self.packed = pack and pack_linears_for_cpu(self.model) > 0
-        self.tokenizer = load_tokenizer(self.path)
+        self.tokenizer = checkpoint_tokenizer(self.path)
         if not getattr(self.tokenizer, "chat_template", None):
             raise HarnessError(f"{self.path}: the tokenizer has no chat template")
         self.engine = Engine(self.model, self.tokenizer, max_batch=max_batch, prefill_chunk=prefill_chunk)

@@ -314,9 +314,9 @@ def load_chat_tokenizer(model: str):
     """The tokenizer vLLM loads for `model` (a local checkpoint or an HF id), with its chat template."""
     path = Path(model).expanduser()
     if (path / "config.json").is_file():
-        from exaone_eval.backends.bundled import load_tokenizer  # handles EXAONE's config.json quirk
+        from exaone_eval.tokenizer import checkpoint_tokenizer  # handles EXAONE's config.json quirk
 
-        tokenizer = load_tokenizer(path)
+        tokenizer = checkpoint_tokenizer(path)
     else:
         try:
             from transformers import AutoTokenizer

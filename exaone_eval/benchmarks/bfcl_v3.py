@@ -47,7 +47,7 @@ import json
 import re
 from pathlib import Path
 
-from exaone_eval.conversation import assistant_message, tool_calls_of
+from exaone_eval.messages import assistant_message, tool_calls_of
 from exaone_eval.scoring.bfcl import NATIVE, PROMPTING, STYLES, ApiSession, check_multi_turn, decode_ast, decode_execute, plain
 from exaone_eval.types import BuildContext, Episode, Generation, HarnessError, Item, Score
 

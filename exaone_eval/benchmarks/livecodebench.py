@@ -75,7 +75,7 @@ OPTION_TYPES = {"release": str, "start_date": str, "end_date": str, "timeout_s":
 
 @lru_cache(maxsize=None)
 def settings(name: str) -> Settings:
-    from exaone_eval.benchmarks import get_spec
+    from exaone_eval.registry import get_spec
 
     options, where = get_spec(name).options, f"tasks/{name}.toml [options]"
     for key, kind in OPTION_TYPES.items():

@@ -75,6 +75,8 @@ def options(ctx: BuildContext) -> dict:
 
 def iter_items(ctx: BuildContext) -> Iterator[Item]:
     """Sample 0 of every (length, task), then sample 1 of each, ...: `--limit N` spans them all."""
+    from exaone_eval.longctx import ruler_sizing as sizing
+    from exaone_eval.longctx import ruler_sources as sources
     from exaone_eval.longctx import ruler_synth as synth
     from exaone_eval.longctx.cache import CachedStream, digest, file_fingerprint, tokenizer_fingerprint
 
@@ -83,8 +85,8 @@ def iter_items(ctx: BuildContext) -> Iterator[Item]:
     if not lengths:
         raise HarnessError(f"ruler: no length of {opts['lengths']} fits the model's max_context ({ctx.model.max_context})")
     tokenizer = ctx.tokenizer()
-    counter = synth.Counter(tokenizer, ctx.mode)
-    sources = {name: file_fingerprint(synth.source_dir() / name) for name in _source_files(opts["tasks"])}
+    counter = sizing.Counter(tokenizer, ctx.mode)
+    sources = {name: file_fingerprint(sources.source_dir() / name) for name in _source_files(opts["tasks"])}
     packages = _package_versions()
     ctx.fingerprints.update({"tokenizer": tokenizer_fingerprint(tokenizer), "tokenizer_name": ctx.tokenizer_name,
                              "sources": sources, "packages": packages, "options": opts, "lengths_built": lengths})

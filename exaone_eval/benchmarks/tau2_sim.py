@@ -74,7 +74,7 @@ from tau2.orchestrator.orchestrator import Orchestrator  # noqa: E402
 from tau2.user.base import UserError  # noqa: E402
 from tau2.user.user_simulator import UserSimulator  # noqa: E402
 
-from exaone_eval.conversation import answer_text, tool_calls_of  # noqa: E402
+from exaone_eval.messages import answer_text, tool_calls_of  # noqa: E402
 
 EMPTY_REPLY_RETRIES = 3
 """tau2's `generate` asks again, up to its max retries (config.DEFAULT_MAX_RETRIES = 3), when a

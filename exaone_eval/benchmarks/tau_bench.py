@@ -86,9 +86,9 @@ def load_rows(spec, data_dir=None) -> list[dict]:
 
 def to_item(row: dict, benchmark: str) -> Item:
     """A tau2 task; the item keeps it whole (the simulation and the evaluator read it)."""
-    from exaone_eval import benchmarks
+    from exaone_eval import registry
 
-    opts = options(benchmarks.get_spec(benchmark))
+    opts = options(registry.get_spec(benchmark))
     task = sim().Task.model_validate(row)  # a pydantic ValidationError is a ValueError: the runner names the row
     # The limits are not the item's: they come with the run (`chat.options`, a suite may override them).
     return Item(id=str(task.id), messages=(), reference=None,

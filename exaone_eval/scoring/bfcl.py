@@ -34,7 +34,7 @@ import inspect
 import itertools
 import json
 
-from exaone_eval.conversation import tool_calls_of
+from exaone_eval.messages import tool_calls_of
 from exaone_eval.types import Generation
 
 NATIVE, PROMPTING = "native", "prompting"

@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 from exaone_eval import sandbox
+from exaone_eval.sandbox_policy import Limits
 
 VERDICTS = ("passed", "wrong answer", "runtime error", "time limit", "memory limit", "output limit", "sandbox error", "no code")
 
@@ -86,7 +87,7 @@ def run_tests(code: str, reference: dict, *, timeout_s: float, memory_mb: int, o
     until the first failure; the verdict record a sample keeps."""
     inputs, outputs, fn_name = reference["inputs"], reference["outputs"], reference["fn_name"]
     n = len(inputs)
-    limits = sandbox.Limits(
+    limits = Limits(
         wall_s=(timeout_s + 1) * n + 5,  # lcb_runner's global timeout
         cpu_s=int((timeout_s + 1) * n + 5),
         memory_mb=memory_mb,

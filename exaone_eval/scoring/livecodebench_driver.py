@@ -27,7 +27,7 @@ import types
 # guard). A solution's own `import numpy` is then a lookup there. It matters for numpy and
 # multiprocessing: importing either after the guard fails (numpy calls os.putenv, multiprocessing
 # os.getcwd at import), so without this a solution that imports them fails here and passes there.
-# The sandbox's slot process preloads the same modules (sandbox.PRELOAD), so these are lookups here
+# The sandbox's slot process preloads the same modules (sandbox_policy.PRELOAD), so these are lookups here
 # too; one that is missing (not installed) is skipped.
 LCB_RUNNER_IMPORTS = ("multiprocessing", "concurrent.futures", "numpy", "faulthandler", "platform",
                       "unittest.mock", "enum", "decimal", "time", "contextlib", "tempfile")

@@ -1,0 +1,168 @@
+"""What a benchmark's samples become: the sample records, the benchmark's scores.json entry
+(avg@k, CI, metrics, counts), the files they are written to, and the progress bar and summary
+table a person watches.
+
+Shared by both drivers of a benchmark, the windowed one (exaone_eval/windows.py) and the
+conversation one (exaone_eval/conversation.py), and by `score` and `sweep`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+
+from exaone_eval import registry, stats
+from exaone_eval.config import RunConfig
+from exaone_eval.items import Planned
+from exaone_eval.store import update_json, write_jsonl
+from exaone_eval.types import Generation, HarnessError, Request, Score
+
+
+def response_text(request: Request, gen: Generation) -> str:
+    """The response as the samples file keeps it: for a raw-prompt request (no messages) the
+    text after the prompt, so a 128K-token prompt is not copied into every sample record."""
+    if not request.messages and request.prefix and gen.text.startswith(request.prefix):
+        return gen.text[len(request.prefix):]
+    return gen.text
+
+
+def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
+    return {
+        "id": p.item.id,
+        "sample": p.sample,
+        "seed": p.seed,
+        "response": response_text(p.request, gen),
+        "extracted": score.extracted,
+        "score": score.value,
+        "reasoning": gen.reasoning,
+        "answer": gen.answer,
+        "reasoning_closed": gen.reasoning_closed,
+        "finish_reason": gen.finish_reason,
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": gen.completion_tokens,
+        "prompt_hash": hashlib.sha256(json.dumps(p.request.messages, ensure_ascii=False).encode()).hexdigest()[:16],
+        "detail": score.detail,
+        "item_meta": p.item.meta or None,
+        **({"max_tokens_capped": gen.max_tokens_capped} if gen.max_tokens_capped else {}),
+    }
+
+
+def aggregate(name: str, k: int, planned: list[Planned], scores: dict[str, Score], gens: dict[str, Generation]) -> dict:
+    """The benchmark's entry of scores.json."""
+    per_item: dict[str, list[float]] = {}
+    records = []
+    for p in planned:
+        if p.key in scores:
+            per_item.setdefault(p.item.id, []).append(scores[p.key].value)
+            records.append((p.item, scores[p.key]))
+    entry = stats.summarize(per_item)
+    entry["k"] = k
+    module = registry.get_module(name)
+    extra = getattr(module, "metrics", None)
+    entry["metrics"] = extra(records) if extra else {}
+    describe = getattr(module, "setting", None)
+    if describe is not None and records:  # how it was run, shown beside the score (BFCL's calling style)
+        entry["setting"] = describe(records)
+    headline = getattr(module, "HEADLINE_METRIC", None)
+    if hasattr(module, "headline_metric"):  # the headline depends on what was run (RULER: the longest length)
+        headline = module.headline_metric(entry["metrics"])
+    basis = headline_basis(headline, entry["metrics"])
+    if basis is not None:
+        # The report's figure is not a plain mean over items (BFCL's overall averages category
+        # groups): the CI comes from resampling items and recomputing that figure.
+        entry["score"] = entry["metrics"][basis]
+        entry["ci_low"], entry["ci_high"] = stats.bootstrap_statistic(
+            records, lambda rs: entry_metric(extra(rs), headline), key=lambda r: r[0].id)
+        entry["score_basis"] = f"metrics[{basis!r}]"
+    done = [p for p in planned if p.key in gens]
+    entry["n_samples"] = len(done)
+    entry["truncated"] = sum(not gens[p.key].reasoning_closed for p in done)
+    # Samples whose max tokens the context cut below the benchmark's budget (not like the report's).
+    entry["context_capped"] = sum(gens[p.key].max_tokens_capped is not None for p in done)
+    entry["no_answer"] = sum(scores[p.key].extracted is None for p in done if p.key in scores)
+    tokens = [gens[p.key].completion_tokens for p in done if gens[p.key].completion_tokens is not None]
+    entry["mean_completion_tokens"] = sum(tokens) / len(tokens) if tokens else None
+    entry["version"] = registry.get_spec(name).version
+    return {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in entry.items()}
+
+
+def headline_basis(headline: str | None, metrics: dict) -> str | None:
+    """The metric that is the headline: `headline` itself, else the same figure computed without
+    some of its parts, which names them (`<headline> (missing a, b)`: bfcl_v3, helmet without a
+    judge); score_basis then says the score is partial."""
+    if headline is None or headline in metrics:
+        return headline
+    return next((m for m in metrics if m.startswith(f"{headline} (missing ")), None)
+
+
+def entry_metric(metrics: dict, headline: str) -> float:
+    basis = headline_basis(headline, metrics)
+    return metrics[basis] if basis is not None else math.nan
+
+
+class Progress:
+    """A tqdm bar per benchmark: done/total, generated tokens/s, ETA."""
+
+    def __init__(self, name: str, total: int | None, done: int, enabled: bool):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=done, desc=name, unit="sample", disable=not enabled, dynamic_ncols=True)
+        self.tokens = 0
+        self.start = time.monotonic()
+
+    def update(self, gen: Generation) -> None:
+        self.tokens += gen.completion_tokens or 0
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        self.bar.set_postfix_str(f"{self.tokens / elapsed:,.0f} tok/s", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class SamplesFailed(HarnessError):
+    """Some samples of a benchmark have no score (their generation or their scoring failed): the
+    benchmark is recorded as failed with their reasons, and a rerun retries only those samples
+    (a generation in the store is not asked for again; only its scoring reruns)."""
+
+    def __init__(self, name: str, errors: list[str], total: int, what: str = "samples", extra: dict | None = None):
+        super().__init__(f"{name}: {len(errors)} of {total} {what} failed (first: {errors[0]})")
+        self.errors = errors
+        self.extra = extra or {}
+        """Counts the failure entry keeps beside the errors (a conversation's `terminations`)."""
+
+
+def write_results(cfg: RunConfig, name: str, k: int, planned: list[Planned], scores: dict[str, Score],
+                  gens: dict[str, Generation], records: list[dict], fingerprint: str, errors: list[str], **extra) -> dict:
+    """samples/<name>.jsonl, the benchmark's scores.json entry and its data fingerprint in run.json."""
+    write_jsonl(cfg.out / "samples" / f"{name}.jsonl", records)
+    entry = {**aggregate(name, k, planned, scores, gens), "failed": len(errors), **extra}
+    update_json(cfg.out / "run.json", {"data_fingerprints": {name: fingerprint}}, merge_keys=("data_fingerprints",))
+    update_json(cfg.out / "scores.json", {name: entry})
+    return entry
+
+
+def scored_entries_table(scores: dict, only: list[str] | None = None) -> str:
+    """The end-of-run summary: one line per benchmark."""
+    lines = [f"{'benchmark':<20} {'score':>7} {'95% CI':>15} {'items':>6} {'k':>4} {'trunc':>6} {'no ans':>7}"]
+    for name, e in scores.items():
+        if only is not None and name not in only:
+            continue
+        if "skipped" in e:
+            lines.append(f"{name:<20} {'—':>7}  skipped: {e['skipped']}")
+            continue
+        if "error" in e:  # failed while running: the reason is in the error summary and scores.json
+            lines.append(f"{name:<20} {'—':>7}  failed" + (f" ({e['failed']} samples)" if e.get("failed") else ""))
+            continue
+        ci = f"[{_fmt(e.get('ci_low'))}, {_fmt(e.get('ci_high'))}]"
+        lines.append(
+            f"{name:<20} {_fmt(e.get('score')):>7} {ci:>15} {e.get('n_items', 0):>6} {e.get('k', 0):>4} "
+            f"{e.get('truncated', 0):>6} {e.get('no_answer', 0):>7}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
