@@ -51,7 +51,7 @@ def harness_vs_vllm(args) -> float:
     out = Path(tempfile.mkdtemp()) / "run"
     cli = build_parser().parse_args(["run", "--suite", "non-reasoning", "--model", "demo", "--backend", "vllm",
                                      "--benchmarks", "aime_2025", "--data-dir", str(data), "--out", str(out),
-                                     "--no-progress"])
+                                     "--k", "1", "--no-progress"])  # k=1: greedy, as the docstring says
     cfg = build_run_config(cli)
     backend = make_backend(cfg)
     loop = asyncio.new_event_loop()
