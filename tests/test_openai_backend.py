@@ -101,6 +101,14 @@ def test_reasoning_content_from_the_server_is_used_when_it_splits(fake_server):
     assert out[0].text.startswith("<think>") and "Final: 4" in out[0].text
 
 
+def test_a_non_reasoning_answer_a_reasoning_parser_put_in_reasoning_is_the_answer(fake_server):
+    """vLLM's deepseek_r1 parser, seen on a real server: no `</think>`, so all of it is `reasoning`."""
+    call = '<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>'
+    server = fake_server(lambda body: {"content": None, "reasoning_content": call})
+    out = _collect(OpenAIBackend([server.url], model="m"), _requests(1))
+    assert out[0].answer == call and out[0].reasoning is None and out[0].reasoning_closed
+
+
 def test_a_reasoning_cut_at_max_tokens_is_marked_unclosed(fake_server):
     server = fake_server(lambda body: {"content": "still thinking about", "finish_reason": "length"})
     out = _collect(OpenAIBackend([server.url], model="m"), _requests(1, mode="reasoning"))

@@ -258,8 +258,6 @@ def test_a_non_reasoning_answer_comes_back_as_reasoning_from_the_deepseek_r1_par
     assert message["reasoning"].strip().startswith("<tool_call>")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: backends/openai.py takes a non-reasoning reply's `reasoning` for "
-                                       "reasoning, so the answer vLLM's deepseek_r1 parser put there scores as empty")
 def test_the_harness_gets_the_answer_of_a_non_reasoning_request_from_vllms_parser(server):
     url, *_ = server
     gen = _generate(url, _request("non-reasoning"))
@@ -271,7 +269,7 @@ def test_native_tool_calls_come_back_parsed_by_the_hermes_parser(server):
     tools = ({"type": "function", "function": {"name": "calculate_triangle_area", "description": "area",
                                                 "parameters": {"type": "object", "properties": {
                                                     "base": {"type": "integer"}, "height": {"type": "integer"}}}}},)
-    gen = _generate(url, _request("reasoning", tools=tools))  # non-reasoning: see the parser test above
+    gen = _generate(url, _request("reasoning", tools=tools))  # reasoning: the server parses the call itself
     assert gen.error is None and gen.tool_calls and gen.reasoning == "hmm"
     call = gen.tool_calls[0]["function"]
     assert call["name"] == "calculate_triangle_area" and json.loads(call["arguments"]) == {"base": 10, "height": 5}
@@ -282,7 +280,7 @@ def test_bfcl_run_against_the_server_scores_the_native_call(server, tmp_path):
 
     url, *_ = server
     out = tmp_path / "run"
-    # Reasoning mode: in non-reasoning mode vLLM's reasoning parser swallows the call (see above).
+    # Reasoning mode: the hermes parser returns the call parsed (non-reasoning: the harness parses it, see above).
     code = main(["run", "--suite", "reasoning", "--model", NAME, "--base-url", url, "--benchmarks", "bfcl_v3",
                  "--limit", "1", "--out", str(out), "--no-progress"])
     assert code == 0

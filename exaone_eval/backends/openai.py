@@ -464,6 +464,12 @@ def _parse(req: Request, resp, url: str, latency: float, attempts: int, capped: 
     server_reasoning = msg.get("reasoning_content") or msg.get("reasoning")
     content = msg.get("content") or ""
     finish = choice.get("finish_reason")
+    if req.mode == "non-reasoning" and server_reasoning and not content.strip():
+        # vLLM's deepseek_r1 parser (the one EXAONE 4.0's serve recipe names) calls everything
+        # before a `</think>` reasoning, so a non-reasoning answer, which has none, comes back whole
+        # as `reasoning` with no content (and its <tool_call> blocks unparsed). The model was told
+        # not to think: that text is the answer, split here as a server without a parser sends it.
+        content, server_reasoning = server_reasoning, None
     if server_reasoning is not None:
         # The server split the reasoning; if it stopped at max tokens with no answer, the
         # reasoning never closed.
