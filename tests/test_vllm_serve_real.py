@@ -50,7 +50,7 @@ SPECIALS = ["<pad>", "[BOS]", EOS, "<unk>", "[|system|]", "[|user|]", "[|assista
 MARKUP = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_result>", "</tool_result>", "<tool>", "</tool>"]
 # A context long enough for the harness's own max_tokens (32K for BFCL): this server is not where
 # the capping of requests to the context is tested.
-CONTEXT = 40960
+CONTEXT = 4096  # small on purpose: BFCL's 32K budget and long prompts must fit it (issue 18)
 WORDS = ["user", "assistant", "system", "tool", "hmm"] + CALL[1:-1]
 
 
@@ -286,6 +286,27 @@ def test_bfcl_run_against_the_server_scores_the_native_call(server, tmp_path):
     assert code == 0
     record = json.loads((out / "samples" / "bfcl_v3.jsonl").read_text().splitlines()[0])
     assert record["id"] == "simple_0" and record["score"] == 1.0
+    # BFCL's 32K-token budget does not fit the server's context: it was capped, and the run says so.
+    assert record["max_tokens_capped"]["asked"] == 32768 and record["max_tokens_capped"]["context"] == CONTEXT
+    assert json.loads((out / "scores.json").read_text())["bfcl_v3"]["context_capped"] == 1
+
+
+def _long(words: int, max_tokens: int) -> Request:
+    return Request(messages=({"role": "user", "content": " ".join(["hmm"] * words)},), mode="non-reasoning",
+                   sampling=Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=3))
+
+
+def test_a_long_prompt_with_a_32k_budget_gets_what_the_context_leaves(server):
+    url, *_ = server
+    gen = _generate(url, _long(3000, 32768))  # a HELMET-like prompt, most of the context
+    assert gen.error is None and gen.max_tokens_capped["asked"] == 32768
+    assert gen.max_tokens_capped["context"] == CONTEXT and gen.max_tokens_capped["sent"] < CONTEXT
+
+
+def test_a_prompt_longer_than_the_context_is_a_clear_per_sample_error(server):
+    url, *_ = server
+    gen = _generate(url, _long(CONTEXT + 200, 32768))
+    assert gen.error is not None and str(CONTEXT) in gen.error and "context" in gen.error
 
 
 def test_ruler_against_the_server_counts_lengths_with_the_checkpoints_tokenizer(server, tmp_path):
