@@ -128,9 +128,10 @@ def read_prompts(path: Path, wanted: set) -> dict[str, list]:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(rec, dict) and rec.get("prompt_hash") in wanted and rec["prompt_hash"] not in prompts:
+            digest = rec.get("prompt_hash") if isinstance(rec, dict) else None
+            if isinstance(digest, str) and digest in wanted and digest not in prompts:
                 chars = rec.get("chars") if isinstance(rec.get("chars"), int) else None
-                prompts[rec["prompt_hash"]] = [cap(prompt_text(rec), PROMPT_CAP, chars), chars]
+                prompts[digest] = [cap(prompt_text(rec), PROMPT_CAP, chars), chars]
     return prompts
 
 

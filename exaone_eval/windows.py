@@ -42,7 +42,7 @@ async def run_windows(
     while the previous window generates; at most two windows are in flight, so the backend is fed
     without a gap and at most about three windows of prompts are in memory. A prompt is dropped
     once its samples are generated and scored: the samples file and the aggregate keep none, and
-prompts/<name>.jsonl has kept it (capped) once.
+    prompts/<name>.jsonl has kept it (capped) once.
     """
     module = registry.get_module(name)
     k = cfg.k or registry.get_spec(name).modes[cfg.mode].k
