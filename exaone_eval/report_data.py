@@ -34,18 +34,22 @@ GOLD_CAP = 1_000
 VERDICTS = ("correct", "wrong", "truncated", "no answer", "error")
 COLUMNS = ("id", "sample", "budget", "verdict", "score", "extracted", "gold", "prompt_tokens",
            "answer", "answer_chars", "reasoning", "reasoning_chars", "finish", "completion_tokens", "detail",
-           "conversation", "turns")
-"""The blob's column names, written once per benchmark; the page reads each row by these names. The
-prompt is kept once per item (`prompts`: id -> [text, full length]): the k samples of an item share it."""
+           "conversation", "turns", "prompt", "reference_size")
+"""The blob's column names, written once per benchmark; the page reads each row by these names. A
+prompt is kept once (`prompts`: key -> [text, full length]; a row's `prompt` column is its key, the
+prompt_hash for a prompt from prompts/<bench>.jsonl, else the item id): the samples that share it
+share the text."""
 
 
-def cap(text: str | None, limit: int) -> str | None:
+def cap(text: str | None, limit: int, full: int | None = None) -> str | None:
     """`text` cut to about `limit` characters: two thirds head, one third tail, with a marker
-    saying how much was left out (the full length travels beside it)."""
+    saying how much was left out (the full length travels beside it). `full`: the length of the
+    text `text` was itself cut from (a prompt in prompts/<bench>.jsonl), so the marker counts
+    everything not shown."""
     if text is None or len(text) <= limit:
         return text
     head, tail = limit * 2 // 3, limit // 3
-    return f"{text[:head]}\n[… {len(text) - head - tail:,} characters not kept …]\n{text[-tail:]}"
+    return f"{text[:head]}\n[… {max(len(text), full or 0) - head - tail:,} characters not kept …]\n{text[-tail:]}"
 
 
 def _cap_json(value, limit: int = DETAIL_STRING_CAP, depth: int = 0):
@@ -98,9 +102,11 @@ def _is_error(rec: dict, detail: dict) -> bool:
 
 
 def _gold(rec: dict, detail: dict) -> str | None:
-    """The reference where the record keeps one: the scorers' detail, or the item's meta."""
+    """The reference where the record keeps one: the scorer's detail, the item's reference (results.
+    sample_record keeps it when small), or the item's meta."""
     meta = rec.get("item_meta") if isinstance(rec.get("item_meta"), dict) else {}
-    for value in (detail.get("reference"), detail.get("references"), detail.get("gold"), meta.get("answer"), meta.get("reference")):
+    for value in (detail.get("reference"), detail.get("references"), detail.get("gold"), rec.get("reference"),
+                  meta.get("answer"), meta.get("reference")):
         if value is not None:
             return cap(_text(value), GOLD_CAP)
     task = meta.get("task")
@@ -109,9 +115,48 @@ def _gold(rec: dict, detail: dict) -> str | None:
     return None
 
 
+def read_prompts(path: Path, wanted: set) -> dict[str, list]:
+    """{prompt_hash: [text capped at PROMPT_CAP, full length]} from prompts/<bench>.jsonl (written by
+    results.PromptLog), for the hashes in `wanted`. A run from before that file has none; a line
+    cut by a killed run is passed over (the run's next start rewrites it; the prompt is only shown)."""
+    prompts: dict[str, list] = {}
+    if not path.is_file():
+        return prompts
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            digest = rec.get("prompt_hash") if isinstance(rec, dict) else None
+            if isinstance(digest, str) and digest in wanted and digest not in prompts:
+                chars = rec.get("chars") if isinstance(rec.get("chars"), int) else None
+                prompts[digest] = [cap(prompt_text(rec), PROMPT_CAP, chars), chars]
+    return prompts
+
+
+def prompt_text(rec: dict) -> str:
+    """A prompts/<bench>.jsonl record as one text: the raw prompt, or the messages (a lone user
+    message as it is, several under their roles), the answer prefix, and the tools' names."""
+    if isinstance(rec.get("prompt"), str):
+        return rec["prompt"]
+    messages = [m for m in rec.get("messages") or () if isinstance(m, dict)]
+    texts = [m.get("content") if isinstance(m.get("content"), str) else _text(m.get("content")) or "" for m in messages]
+    if len(messages) == 1 and messages[0].get("role") == "user":
+        text = texts[0]
+    else:
+        text = "\n\n".join(f"[{m.get('role')}]\n{t}" for m, t in zip(messages, texts))
+    if isinstance(rec.get("prefix"), str):
+        text += f"\n\n[the answer starts with]\n{rec['prefix']}"
+    if isinstance(rec.get("tools"), list) and rec["tools"]:
+        names = [str((t.get("function") or t).get("name")) if isinstance(t, dict) else "?" for t in rec["tools"]]
+        text += f"\n\n[tools offered: {', '.join(names)}]"
+    return text
+
+
 def _prompt(rec: dict) -> str | None:
-    """The prompt where the record keeps it. Single-turn records keep only `prompt_hash` (a long
-    prompt is not copied into every sample); conversations keep the whole transcript."""
+    """The prompt where the record itself keeps it (runs from before prompts/<bench>.jsonl, and
+    conversations, whose transcript opens with it)."""
     meta = rec.get("item_meta") if isinstance(rec.get("item_meta"), dict) else {}
     for value in (rec.get("prompt"), meta.get("prompt"), meta.get("question")):
         if isinstance(value, str):
@@ -148,8 +193,8 @@ def _turns(rec: dict) -> list[list] | None:
              t.get("finish_reason")] for t in turns if isinstance(t, dict)]
 
 
-def compact_row(rec: dict) -> list:
-    """One sample as the page's row (COLUMNS order)."""
+def compact_row(rec: dict, prompt_key: str | None = None) -> list:
+    """One sample as the page's row (COLUMNS order); `prompt_key`: where its prompt is in `prompts`."""
     detail = rec.get("detail") if isinstance(rec.get("detail"), dict) else {}
     answer = rec.get("answer") if isinstance(rec.get("answer"), str) else rec.get("response")
     reasoning = rec.get("reasoning") if isinstance(rec.get("reasoning"), str) else None
@@ -159,7 +204,7 @@ def compact_row(rec: dict) -> list:
         cap(_text(rec.get("extracted")), EXTRACTED_CAP), _gold(rec, detail), rec.get("prompt_tokens"),
         cap(answer, ANSWER_CAP), len(answer), cap(reasoning, REASONING_CAP), len(reasoning) if reasoning is not None else None,
         rec.get("finish_reason"), rec.get("completion_tokens"), _cap_json(detail) or None,
-        _conversation(rec), _turns(rec),
+        _conversation(rec), _turns(rec), prompt_key, rec.get("reference_size"),
     ]
 
 
@@ -211,12 +256,16 @@ def encode(payload) -> str:
 
 def load_benchmark(run: Run, run_index: int, name: str) -> Benchmark:
     records = read_samples(run.path / "samples" / f"{name}.jsonl")
-    rows = [compact_row(r) for r in records]
-    prompts = {}
+    prompts = read_prompts(run.path / "prompts" / f"{name}.jsonl", {r.get("prompt_hash") for r in records})
+    keys = []
     for r in records:
-        prompt = _prompt(r)
-        if prompt is not None and str(r["id"]) not in prompts:
-            prompts[str(r["id"])] = [cap(prompt, PROMPT_CAP), len(prompt)]
+        key = r.get("prompt_hash") if r.get("prompt_hash") in prompts else str(r["id"])
+        if key not in prompts:
+            prompt = _prompt(r)
+            if prompt is not None:
+                prompts[key] = [cap(prompt, PROMPT_CAP), len(prompt)]
+        keys.append(key if key in prompts else None)
+    rows = [compact_row(r, key) for r, key in zip(records, keys)]
     counts = {v: 0 for v in VERDICTS}
     at = COLUMNS.index("verdict")
     for row in rows:

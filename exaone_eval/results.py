@@ -4,6 +4,9 @@ table a person watches.
 
 Shared by both drivers of a benchmark, the windowed one (exaone_eval/windows.py) and the
 conversation one (exaone_eval/conversation.py), and by `score` and `sweep`.
+
+A sample record names its prompt by `prompt_hash`; the prompt itself is kept once per run in
+prompts/<benchmark>.jsonl (`PromptLog`), capped, so k samples of a 128K-token prompt do not copy it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
+from pathlib import Path
+from typing import Iterable
 
 from exaone_eval import registry, stats
 from exaone_eval.config import RunConfig
@@ -28,6 +34,110 @@ def response_text(request: Request, gen: Generation) -> str:
     return gen.text
 
 
+PROMPT_CAP = 20_000
+"""Characters of a prompt that prompts/<benchmark>.jsonl keeps: its head and its tail (a 128K-token
+RULER prompt is about 500K characters; the instructions open it and the question closes it)."""
+REFERENCE_CAP = 2_000
+"""A reference whose JSON is longer (LiveCodeBench's test lists, up to megabytes) is not copied into
+each of its k sample records: the record keeps its size only."""
+
+
+def prompt_hash(request: Request) -> str:
+    """The prompt's identity, shared by the sample records and prompts/<benchmark>.jsonl. A chat
+    prompt alone hashes its messages (as it always has); tools and an answer prefix are part of
+    what the model saw, and a raw-prompt request has no messages at all (its prompt is the prefix),
+    so those hash all three."""
+    payload = request.messages if request.prefix is None and not request.tools else {
+        "messages": request.messages, "tools": request.tools, "prefix": request.prefix}
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+
+
+def head_tail(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, half head and half tail, with a marker saying how many
+    characters in the middle are not kept."""
+    if len(text) <= limit:
+        return text
+    head = limit // 2
+    return f"{text[:head]}\n[… {len(text) - limit:,} characters not kept …]\n{text[len(text) - (limit - head):]}"
+
+
+def _shares(lengths: list[int], cap: int) -> list[int]:
+    """Characters each text keeps when together they may keep `cap`: the short ones (a system
+    prompt, an answer prefix) whole, the long ones an equal share of what is left."""
+    keep, left = [0] * len(lengths), cap
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    for n, i in enumerate(order):
+        keep[i] = min(lengths[i], left // (len(order) - n))
+        left -= keep[i]
+    return keep
+
+
+def prompt_record(request: Request, digest: str | None = None) -> dict:
+    """One line of prompts/<benchmark>.jsonl: `prompt_hash`, the prompt (`messages`, or `prompt`
+    for a raw-prompt request), `prefix` and `tools` when present, and `chars`, the prompt's full
+    length in characters; the texts are capped at PROMPT_CAP characters in all."""
+    digest = digest or prompt_hash(request)
+    if not request.messages and request.prefix is not None:  # raw text, no chat template (items.item_request)
+        return {"prompt_hash": digest, "prompt": head_tail(request.prefix, PROMPT_CAP), "chars": len(request.prefix)}
+    texts = [m.get("content") if isinstance(m.get("content"), str) else "" for m in request.messages]
+    texts.append(request.prefix or "")
+    keep = _shares([len(t) for t in texts], PROMPT_CAP)
+    messages = [{**m, "content": head_tail(t, n)} if isinstance(m.get("content"), str) else dict(m)
+                for m, t, n in zip(request.messages, texts, keep)]
+    return {"prompt_hash": digest, "messages": messages,
+            **({"prefix": head_tail(texts[-1], keep[-1])} if request.prefix is not None else {}),
+            **({"tools": list(request.tools)} if request.tools else {}),
+            "chars": sum(map(len, texts))}
+
+
+class PromptLog:
+    """prompts/<benchmark>.jsonl: each distinct prompt of the run once, joined to the sample records
+    on `prompt_hash`. Appended as windows finish, so a long-context benchmark writes a prompt
+    before it drops it; a rerun appends only the prompts the file lacks (the file sits beside
+    samples/, not in it: every samples/*.jsonl is a benchmark to the gate and the tables)."""
+
+    def __init__(self, out: Path, name: str):
+        self.path = Path(out) / "prompts" / f"{name}.jsonl"
+        self.seen: set[str] = set()
+        if self.path.exists():
+            self._read()
+
+    def _read(self) -> None:
+        """The hashes already written. A run killed while appending leaves its last line cut: the
+        file is truncated after the last whole line, and that prompt is written again."""
+        end = 0
+        with self.path.open("rb") as f:
+            for line in f:
+                try:
+                    self.seen.add(json.loads(line)["prompt_hash"])
+                except (ValueError, KeyError, TypeError):
+                    break
+                end += len(line)
+        if end < os.path.getsize(self.path):
+            os.truncate(self.path, end)
+
+    def add(self, planned: Iterable[Planned]) -> None:
+        lines = []
+        for p in planned:
+            if p.request is None or (not p.request.messages and p.request.prefix is None):
+                continue  # no prompt to keep: a window's kept view (windows.py), an item scored without its built prompt
+            digest = prompt_hash(p.request)
+            if digest not in self.seen:
+                self.seen.add(digest)
+                lines.append(json.dumps(prompt_record(p.request, digest), ensure_ascii=False, default=str) + "\n")
+        if lines:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write("".join(lines))
+
+
+def reference_fields(reference) -> dict:
+    """The gold as a sample record keeps it: `reference` when its JSON is at most REFERENCE_CAP
+    characters, else only `reference_size` (that JSON's length)."""
+    size = len(json.dumps(reference, ensure_ascii=False, default=str))
+    return {"reference": reference} if size <= REFERENCE_CAP else {"reference_size": size}
+
+
 def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
     return {
         "id": p.item.id,
@@ -42,7 +152,8 @@ def sample_record(p: Planned, gen: Generation, score: Score) -> dict:
         "finish_reason": gen.finish_reason,
         "prompt_tokens": gen.prompt_tokens,
         "completion_tokens": gen.completion_tokens,
-        "prompt_hash": hashlib.sha256(json.dumps(p.request.messages, ensure_ascii=False).encode()).hexdigest()[:16],
+        "prompt_hash": prompt_hash(p.request),
+        **reference_fields(p.item.reference),
         "detail": score.detail,
         "item_meta": p.item.meta or None,
         **({"max_tokens_capped": gen.max_tokens_capped} if gen.max_tokens_capped else {}),

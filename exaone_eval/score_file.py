@@ -17,7 +17,7 @@ from exaone_eval.config import ModelPreset, RunConfig
 from exaone_eval.provenance import scorer_fingerprint
 from exaone_eval.reasoning import split_reasoning
 from exaone_eval.items import Planned, load_items
-from exaone_eval.results import aggregate, sample_record
+from exaone_eval.results import PromptLog, aggregate, sample_record
 from exaone_eval.score_jobs import Judge, benchmark_executor, make_scoring_pool, score_one
 from exaone_eval.store import SampleStore, update_json, write_jsonl
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
@@ -107,6 +107,7 @@ def score_responses(
         gens[key] = generation_from_text(text)
     scores = asyncio.run(_score_all(cfg, name, planned, gens))
     write_jsonl(out / "samples" / f"{name}.jsonl", [sample_record(p, gens[p.key], scores[p.key]) for p in planned])
+    PromptLog(out, name).add(planned)
     k = max(sum(1 for p in planned if p.item.id == i) for i in {p.item.id for p in planned})
     entry = aggregate(name, k, planned, scores, gens)
     update_json(out / "run.json", {"command": "score", "benchmark": name, "responses": str(responses),

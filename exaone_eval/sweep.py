@@ -29,7 +29,7 @@ from exaone_eval import registry
 from exaone_eval.config import RunConfig
 from exaone_eval.reasoning import BUDGET_FORCING_TEXT, THINK_CLOSE, render_chat
 from exaone_eval.items import Planned, load_items, plan
-from exaone_eval.results import Progress, SamplesFailed, aggregate, sample_record
+from exaone_eval.results import Progress, PromptLog, SamplesFailed, aggregate, sample_record
 from exaone_eval.runner import for_each_benchmark, run_json
 from exaone_eval.score_jobs import collect_scores, score_one
 from exaone_eval.store import SampleStore, request_key, update_json, write_jsonl
@@ -269,6 +269,7 @@ async def sweep_benchmark(cfg: RunConfig, name: str, backend: Backend, store: Sa
         raise HarnessError(f"{name}: the budget sweep does not run judged benchmarks")
     items, fingerprint = load_items(cfg, name)
     planned = plan(cfg, name, items)
+    PromptLog(cfg.out, name).add(planned)  # every budget's samples share their item's prompt
     k = cfg.k or registry.get_spec(name).modes[cfg.mode].k
     sweep = Sweep(cfg, name, backend, store, tokens, progress)
     by_budget = sweep.pairs(planned)

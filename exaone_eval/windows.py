@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from exaone_eval import registry
 from exaone_eval.config import RunConfig
 from exaone_eval.items import Planned, build_context, plan_iter, stream_items, without_prompt
-from exaone_eval.results import Progress, SamplesFailed, sample_record, write_results
+from exaone_eval.results import Progress, PromptLog, SamplesFailed, sample_record, write_results
 from exaone_eval.score_jobs import Judge, collect_scores, score_one, settled
 from exaone_eval.store import SampleStore
 from exaone_eval.types import Backend, Generation, Score
@@ -41,7 +41,8 @@ async def run_windows(
     (`iter_items`) goes in windows of `max(concurrency, WINDOW_MIN)` samples, built in a thread
     while the previous window generates; at most two windows are in flight, so the backend is fed
     without a gap and at most about three windows of prompts are in memory. A prompt is dropped
-    once its samples are generated and scored: the samples file and the aggregate keep none.
+    once its samples are generated and scored: the samples file and the aggregate keep none, and
+    prompts/<name>.jsonl has kept it (capped) once.
     """
     module = registry.get_module(name)
     k = cfg.k or registry.get_spec(name).modes[cfg.mode].k
@@ -60,6 +61,7 @@ async def run_windows(
     kept: list[list[Planned]] = []  # per window, in order: the planned samples without their prompts
     records: list[list[dict]] = []
     errors: list[str] = []
+    prompts = PromptLog(cfg.out, name)
 
     def submit_score(futures: dict, p: Planned, gen: Generation) -> None:
         if judge is not None and judge.wants(name):
@@ -91,6 +93,7 @@ async def run_windows(
         window_scores, failed = await collect_scores(futures)
         errors.extend(f"item {p.item.id} sample {p.sample}: {failed[p.key]}" for p in window if p.key in failed)
         records[slot] = [sample_record(p, found[p.key], window_scores[p.key]) for p in window if p.key in window_scores]
+        prompts.add(window)  # before the prompts are dropped just below
         kept[slot] = [dataclasses.replace(p, item=without_prompt(p.item), request=None) if lazy else p for p in window]
         gens.update({p.key: found[p.key] for p in window if p.key in found})
         scores.update(window_scores)

@@ -94,6 +94,33 @@ def test_an_items_prompt_is_kept_once_for_its_k_samples(tmp_path):
     assert data["prompts"]["7"][1] == 5_000 and len(data["prompts"]["7"][0]) < 1_600
 
 
+def test_prompts_come_from_the_runs_prompts_file_joined_on_the_prompt_hash(tmp_path):
+    recs = [record("1", 1.0, "5", sample=s, extracted="5", prompt_hash="aaaa", reference="5") for s in range(2)]
+    recs.append(record("2", 0.0, "7", extracted="7", prompt_hash="bbbb", reference="70"))
+    run = write_run(tmp_path / "run", {"aime_2025": recs})
+    long_text = "H" * 10_000 + "[… 480,000 characters not kept …]" + "T" * 10_000  # as results.PromptLog caps a 500K prompt
+    lines = [{"prompt_hash": "aaaa", "messages": [{"role": "user", "content": "What is 2+3?"}], "chars": 12},
+             {"prompt_hash": "bbbb", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": long_text}],
+              "chars": 500_009},
+             {"prompt_hash": "cccc", "prompt": "not a prompt of these samples", "chars": 29}]
+    (run / "prompts").mkdir()
+    (run / "prompts" / "aime_2025.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    data = blobs(build_report([run]))["samples-0-aime_2025"]
+    rows = rows_by_column(data)
+    assert [r["prompt"] for r in rows] == ["aaaa", "aaaa", "bbbb"] and set(data["prompts"]) == {"aaaa", "bbbb"}
+    assert data["prompts"]["aaaa"] == ["What is 2+3?", 12]
+    text, chars = data["prompts"]["bbbb"]
+    assert chars == 500_009 and text.startswith("[system]\nBe brief.\n\n[user]\nHHH") and text.endswith("TTT")
+    assert "[… 498,509 characters not kept …]" in text  # counted from the full prompt, not from the file's cut
+    assert [r["gold"] for r in rows] == ["5", "5", "70"]  # the record's reference
+
+
+def test_a_reference_kept_only_by_its_size_says_so(tmp_path):
+    run = write_run(tmp_path / "run", {"livecodebench_v6": [{**lcb("abc1", True), "reference_size": 1_048_576}]})
+    row = rows_by_column(blobs(build_report([run]))["samples-0-livecodebench_v6"])[0]
+    assert row["gold"] is None and row["reference_size"] == 1_048_576
+
+
 def test_model_output_and_ids_never_appear_as_markup_in_the_file(tmp_path):
     """The samples travel gzipped; the index (ids, paths) escapes every < > &: no text a model or a
     data file wrote can close a script element or open a tag."""

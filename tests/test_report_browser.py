@@ -8,8 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import AIME_ROWS, write_jsonl
+from helpers import aime_solver
 from report_runs import HOSTILE, bfcl_prose, lcb, record, ruler, write_run
 
+from exaone_eval.cli import main
 from exaone_eval.fake_server import FakeOpenAIServer
 from exaone_eval.report import write_report
 
@@ -45,6 +48,15 @@ def tau_run(folder: Path) -> Path:
     return folder / "run"
 
 
+def aime_run(folder: Path) -> Path:
+    """A real AIME run on the scripted server: its prompts in prompts/aime_2025.jsonl, its gold in each record."""
+    write_jsonl(folder / "data" / "aime_2025.jsonl", AIME_ROWS)
+    with FakeOpenAIServer(aime_solver) as server:
+        assert main(["run", "--suite", "reasoning", "--model", "32b", "--benchmarks", "aime_2025", "--base-url", server.url,
+                     "--k", "1", "--data-dir", str(folder / "data"), "--out", str(folder / "run"), "--no-progress"]) == 0
+    return folder / "run"
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     from exaone_eval.gate import run_gate
@@ -55,6 +67,8 @@ def reports(tmp_path_factory):
     out["demo"] = root / "demo.html"
     write_report([tau_run(root / "tau")], root / "tau.html")
     out["tau"] = root / "tau.html"
+    write_report([aime_run(root / "aime")], root / "aime.html")
+    out["aime"] = root / "aime.html"
     base = write_run(root / "base", {"ruler": [ruler(f"niah/1024/{i}", "7", "7") for i in range(40)]}, model="base")
     cand = write_run(root / "cand", {"ruler": [ruler(f"niah/1024/{i}", "7", "7" if i % 4 else "none") for i in range(40)]}, model="cand")
     assert run_gate(base, cand, None, None) == 1
@@ -125,6 +139,19 @@ def test_searching_finds_a_sample_by_its_response(open_report):
     page.fill("#search", "number is 42")
     page.wait_for_function("() => document.getElementById('shown-count').textContent === '1 of 4 samples'")
     assert page.text_content("#sample-list .sample-row .id") == "niah_multikey_2/1024/0"
+
+
+def test_a_math_sample_is_found_by_a_word_of_its_prompt_and_shows_the_prompt_and_the_gold(open_report):
+    page = open_report("aime", "#samples/0/aime_2025")
+    page.wait_for_selector("#sample-list .sample-row")
+    page.fill("#search", "10*7")  # in item 2's prompt only; no response holds it
+    page.wait_for_function("() => document.getElementById('shown-count').textContent === '1 of 3 samples'")
+    page.click("#sample-list .sample-row")
+    assert page.text_content("#sample-detail details.prompt pre").startswith("What is 10*7?\n\nPlease reason step by step")
+    assert page.locator("#sample-detail details.prompt").evaluate("n => n.open")  # a short prompt is shown open
+    labels = page.eval_on_selector_all("#sample-detail dl dt", "nodes => nodes.map(n => n.textContent)")
+    values = page.eval_on_selector_all("#sample-detail dl dd", "nodes => nodes.map(n => n.textContent)")
+    assert dict(zip(labels, values))["Gold"] == "70" and dict(zip(labels, values))["Extracted"] == "70"
 
 
 def test_a_tau_bench_conversation_opens_turn_by_turn_with_the_user_simulator_and_tool_calls(open_report):

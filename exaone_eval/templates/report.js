@@ -118,19 +118,21 @@
 
   function sampleView(r, d, opts) {
     const C = d.C, full = !(opts && opts.compact);
-    const [prompt, promptChars] = d.prompts[r[C.id]] || [null, null];
+    const [prompt, promptChars] = d.prompts[r[C.prompt]] || [null, null];
+    const refSize = r[C.reference_size];
     const detail = r[C.detail];
     const budget = r[C.budget];
     return el("div", { class: "sample" },
       el("h3", {}, `item ${r[C.id]} · sample ${r[C.sample]}`, budget !== null ? ` · budget ${fmt(budget)}` : "", " ", badge(r[C.verdict]), ` score ${r[C.score]}`),
       el("dl", {},
         el("dt", {}, "Extracted"), el("dd", {}, r[C.extracted] === null ? el("i", {}, "none (no answer found)") : el("pre", {}, r[C.extracted])),
-        el("dt", {}, "Gold"), el("dd", {}, r[C.gold] === null ? el("i", {}, "not recorded in the samples file") : el("pre", {}, r[C.gold])),
+        el("dt", {}, "Gold"), el("dd", {}, r[C.gold] !== null ? el("pre", {}, r[C.gold])
+          : el("i", {}, refSize !== null && refSize !== undefined ? `not copied into each sample (its JSON is ${fmt(refSize)} characters)` : "not recorded in the samples file")),
         el("dt", {}, "Finish"), el("dd", {}, `${r[C.finish] || "?"}, ${fmt(r[C.completion_tokens])} tokens generated`)),
       codeVerdict(detail),
       full ? (prompt !== null
         ? el("details", { class: "prompt", open: prompt.length < 400 ? "" : null }, el("summary", {}, "Prompt" + lengthNote(prompt, promptChars, r[C.prompt_tokens])), el("pre", {}, prompt))
-        : el("p", { class: "muted" }, `Prompt not kept in the samples file${r[C.prompt_tokens] !== null ? ` (${fmt(r[C.prompt_tokens])} tokens)` : ""}.`)) : null,
+        : el("p", { class: "muted" }, `Prompt not kept in this run${r[C.prompt_tokens] !== null ? ` (${fmt(r[C.prompt_tokens])} tokens)` : ""}.`)) : null,
       r[C.reasoning] !== null
         ? el("details", { class: "reasoning" }, el("summary", {}, "Reasoning" + lengthNote(r[C.reasoning], r[C.reasoning_chars])), el("pre", {}, r[C.reasoning]))
         : null,
@@ -166,7 +168,7 @@
   }
 
   function haystack(r, d) {
-    const C = d.C, prompt = d.prompts[r[C.id]];
+    const C = d.C, prompt = d.prompts[r[C.prompt]];
     const conv = r[C.conversation] ? r[C.conversation].map((m) => m[1] + "\n" + (m[3] || "")).join("\n") : "";
     return [r[C.id], prompt && prompt[0], r[C.answer], r[C.reasoning], r[C.extracted], conv].filter((x) => x).join("\n").toLowerCase();
   }
