@@ -62,20 +62,30 @@ def rejects(z: Sequence[float], m: float, m0: float, side: int, alpha: float) ->
     return int(hit[0]) + 1 if hit.size else None
 
 
-def bounds(z: Sequence[float], m: float, alpha: float, grid: int = 801) -> tuple[float, float]:
+def bounds(z: Sequence[float], m: float, alpha: float, tol: float = 1e-5) -> tuple[float, float]:
     """One-sided anytime bounds (L, U) of the mean after all of `z`: each holds with probability
-    >= 1 - alpha at every time simultaneously (the mean is > L, resp. < U). L is the largest m0
-    whose "mean <= m0" was rejected at some time so far; U the smallest whose "mean >= m0" was."""
+    >= 1 - alpha at every time simultaneously (the mean is > L, resp. < U). U is the smallest m0
+    whose "mean >= m0" the test has rejected at some time so far, L the largest whose "mean <= m0"
+    it has; found by bisection (the further m0 lies from the data, the sooner it is rejected)."""
     z = np.asarray(z, dtype=float)
     if z.size == 0:
         return -m, m
-    m0 = np.linspace(-m, m, grid)
     level = math.log(1 / alpha)
-    up = (_wealth(z, m, m0, -1).max(axis=1) >= level)  # mean < m0 shown
-    down = (_wealth(z, m, m0, +1).max(axis=1) >= level)  # mean > m0 shown
-    upper = float(m0[up].min()) if up.any() else m
-    lower = float(m0[down].max()) if down.any() else -m
-    return lower, upper
+
+    def shown(m0: float, side: int) -> bool:
+        return bool(_wealth(z, m, np.array([m0]), side)[0].max() >= level)
+
+    centre = float(np.clip(z.mean(), -m, m))
+    lo, hi = centre, m  # U: between the mean and m (m itself is always an upper bound)
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if shown(mid, -1) else (mid, hi)
+    upper = hi
+    lo, hi = -m, centre
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if shown(mid, +1) else (lo, mid)
+    return lo, upper
 
 
 @dataclass(frozen=True)
