@@ -178,7 +178,7 @@ def _vllm_options(args, backend: str) -> dict:
     return given
 
 
-async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
+async def _run(cfg, progress: bool, tokenizer: str | None = None, plan=None) -> dict:
     from exaone_eval.backends import make_backend, make_judge_backend, make_user_backend
     from exaone_eval.runner import run_suite
 
@@ -193,7 +193,7 @@ async def _run(cfg, progress: bool, tokenizer: str | None = None) -> dict:
             from exaone_eval.sweep import run_sweep
 
             return await run_sweep(cfg, backend, tokenizer=tokenizer, progress=progress)
-        return await run_suite(cfg, backend, judge, progress=progress, user_backend=user)
+        return await run_suite(cfg, backend, judge, progress=progress, user_backend=user, plan=plan)
     finally:
         if (cfg.out / "run.json").is_file() and hasattr(backend, "server_report"):
             from exaone_eval.failover import record_servers
@@ -239,10 +239,11 @@ def cmd_run(args) -> int:
         from exaone_eval.sweep import parse_budgets
 
         cfg.budgets = parse_budgets(args.budgets)
+    plan = _apply_plan(cfg, args) if getattr(args, "plan", None) else None
     print(f"exaone-eval: {cfg.suite} suite, model {cfg.model.name} ({cfg.mode}), backend {cfg.backend} -> {cfg.out}", file=sys.stderr)
     try:
         with _stop_signals_interrupt():
-            scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer))
+            scores = asyncio.run(_run(cfg, progress=not args.no_progress, tokenizer=args.tokenizer, plan=plan))
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         print(f"exaone-eval: interrupted ({signal.Signals(signum).name}); finished samples are saved in {cfg.out}: "
@@ -264,6 +265,27 @@ def cmd_run(args) -> int:
         print(token_summary(cfg.out))
     print(f"\nscores: {cfg.out / 'scores.json'}   samples: {cfg.out / 'samples'}")
     return 0
+
+
+def _apply_plan(cfg, args):
+    """`run --plan`: the plan's samples pair with the baseline's only under the baseline's mode,
+    run seed and k (each sample's seed derives from them), so those are taken from the plan, and
+    a flag that contradicts them is an error."""
+    from exaone_eval.planfile import load_plan
+
+    plan = load_plan(Path(args.plan))
+    base = plan.baseline
+    if cfg.budgets:
+        raise HarnessError(f"--plan {plan.path}: a budget sweep runs whole; drop --plan")
+    if cfg.mode != base["mode"]:
+        raise HarnessError(f"--plan {plan.path}: its baseline ran in {base['mode']} mode, --suite {cfg.suite} is {cfg.mode}")
+    if cfg.seed != base["seed"]:
+        raise HarnessError(f"--plan {plan.path}: its baseline ran with --seed {base['seed']}; pass --seed {base['seed']} so that the samples pair")
+    if args.k is not None and args.k != base.get("k"):
+        k = base.get("k") or "each task's own"
+        raise HarnessError(f"--plan {plan.path}: its baseline ran with k = {k}; drop --k or pass the same")
+    cfg.k = base.get("k")
+    return plan
 
 
 def cmd_score(args) -> int:
@@ -313,6 +335,17 @@ def cmd_report(args) -> int:
 def cmd_gate(args) -> int:
     from exaone_eval.gate import run_gate
 
+    if args.action == "plan":
+        from exaone_eval.gate_plan import describe, make_plan
+
+        if args.candidate or not args.out:
+            raise HarnessError("usage: exaone-eval gate plan --baseline RUN --out PLAN [--config gate.toml] [--max-share 0.25]")
+        print(describe(make_plan(Path(args.baseline), Path(args.out), Path(args.config) if args.config else None,
+                                 max_share=args.max_share, seed=args.plan_seed)))
+        print(f"\nplan: {args.out}")
+        return 0
+    if not args.candidate:
+        raise HarnessError("gate needs --candidate RUN (or `gate plan --baseline RUN --out PLAN` to plan a cheaper candidate run)")
     return run_gate(Path(args.baseline), Path(args.candidate), Path(args.config) if args.config else None, Path(args.out) if args.out else None,
                     allow_scorer_change=args.allow_scorer_change, allow_data_change=args.allow_data_change)
 
@@ -379,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-model-len", type=_positive, help="vllm backend: context length to reserve KV cache for (default: the model's)")
     p.add_argument("--gpu-memory-utilization", type=float, help="vllm backend: share of each GPU's memory vLLM may use, 0-1 (default: vLLM's)")
     p.add_argument("--tokenizer", help=TOKENIZER_HELP)
+    p.add_argument("--plan", help="a gate plan (`exaone-eval gate plan`): run only its planned samples, in batches, and stop each "
+                   "benchmark once the gate's decision is reached (docs/gate.md, \"Planned gates\")")
     _add_judge_flags(p)
     _add_user_flags(p)
     p.set_defaults(func=cmd_run)
@@ -424,11 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", default="32b", help="as for `tables`: 32b, 1.2b or 32b,1.2b")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("gate", help="CI regression gate: candidate vs baseline", description="Paired comparison of two runs per benchmark. Exit 0 pass, 1 regression, 2 usage or input error.")
+    p = sub.add_parser("gate", help="CI regression gate: candidate vs baseline", description="Paired comparison of two runs per benchmark. Exit 0 pass, 1 regression, 2 usage or input error. "
+                       "`gate plan --baseline RUN --out PLAN` writes a plan for a cheaper candidate run (`run --plan PLAN`).")
+    p.add_argument("action", nargs="?", choices=("plan",), help="plan: choose the samples a candidate must run (docs/gate.md, \"Planned gates\")")
     p.add_argument("--baseline", required=True, help="run directory of the accepted checkpoint")
-    p.add_argument("--candidate", required=True, help="run directory of the new checkpoint")
+    p.add_argument("--candidate", help="run directory of the new checkpoint (a full run, or one made with `run --plan`)")
     p.add_argument("--config", help="TOML of per-benchmark tolerances (default configs/gate.toml)")
-    p.add_argument("--out", help="file for the Markdown summary (default <candidate>/gate.md)")
+    p.add_argument("--out", help="file for the Markdown summary (default <candidate>/gate.md); with `plan`: the plan file to write")
+    p.add_argument("--max-share", type=float, default=0.25, help="plan: at most this share of the full run's generated tokens per benchmark (default 0.25)")
+    p.add_argument("--plan-seed", type=int, default=0, help="plan: seed of the plan's random draw of samples (default 0)")
     p.add_argument("--allow-scorer-change", action="store_true",
                    help="compare runs whose scorer fingerprints (run.json) differ or are unknown, with a warning in the summary")
     p.add_argument("--allow-data-change", action="store_true",

@@ -21,6 +21,7 @@ from exaone_eval.paths import shipped
 from exaone_eval.provenance import scorer_changes
 from exaone_eval.rundir import Run, load_run, sample_benchmarks, sample_scores
 from exaone_eval.stats import item_means, min_detectable_effect, paired_difference, sampling_noise_sd
+from exaone_eval import csequence, planfile
 from exaone_eval.types import HarnessError
 
 if sys.version_info >= (3, 11):
@@ -91,6 +92,8 @@ class Verdict:
     detectable: float
     """The smallest true drop the gate sees with probability `power` (points; inf: none)."""
     verdict: str
+    planned: dict | None = None
+    """A candidate run made with `run --plan`: what it ran against the full run (see planned_verdict)."""
 
     @property
     def regression(self) -> bool:
@@ -151,7 +154,11 @@ def check_comparable(baseline: Run, candidate: Run) -> list[str]:
 def gate(baseline: Run, candidate: Run, cfg: GateConfig) -> tuple[list[Verdict], list[str]]:
     """The verdicts, and notes on what could not be compared."""
     verdicts, notes = [], []
+    plan, stops = planned_run_of(baseline, candidate)
     for bench in check_comparable(baseline, candidate):
+        if plan is not None and bench in stops:
+            verdicts.append(planned_verdict(bench, plan, stops[bench], baseline, candidate, cfg))
+            continue
         base, cand = sample_scores(baseline, bench), sample_scores(candidate, bench)
         for key in sorted(set(base) | set(cand)):
             if key not in cand or key not in base:
@@ -165,6 +172,85 @@ def gate(baseline: Run, candidate: Run, cfg: GateConfig) -> tuple[list[Verdict],
     only = sorted(set(sample_benchmarks(baseline)) ^ set(sample_benchmarks(candidate)))
     notes += [f"{b}: samples in one run only; not gated" for b in only]
     return verdicts, notes
+
+
+def planned_run_of(baseline: Run, candidate: Run) -> tuple[planfile.Plan | None, dict]:
+    """The plan a candidate ran (run.json `plan`) and where each planned benchmark stopped; (None,
+    {}) for a full run. HarnessError when the plan is gone or was made from another baseline."""
+    config = json.loads((candidate.path / "run.json").read_text(encoding="utf-8"))
+    record = config.get("plan")
+    if not record:
+        return None, {}
+    where = candidate.path / "run.json"
+    if not isinstance(record, dict) or not isinstance(record.get("path"), str) or not isinstance(record.get("benchmarks"), dict):
+        raise HarnessError(f"{where}: field 'plan' must hold the plan's 'path' and its 'benchmarks' stops")
+    plan = planfile.load_plan(Path(record["path"]))
+    mine = planfile.baseline_fingerprint(planfile.baseline_scores(baseline))
+    if plan.baseline["fingerprint"] != mine:
+        raise HarnessError(f"{plan.path}: field 'baseline.fingerprint' is {plan.baseline['fingerprint']}, but --baseline {baseline.path} "
+                           f"has {mine}: the candidate's planned samples pair only with the run the plan was made from")
+    for bench, stop in record["benchmarks"].items():
+        if not (isinstance(stop, dict) and isinstance(stop.get("draws_run"), int) and stop["draws_run"] > 0):
+            raise HarnessError(f"{where}: field 'plan.benchmarks.{bench}.draws_run' is missing; expected the number of draws the run made")
+        if bench not in plan.benchmarks or not plan.benchmarks[bench].planned:
+            raise HarnessError(f"{where}: field 'plan.benchmarks.{bench}' names a benchmark that {plan.path} does not plan")
+    return plan, record["benchmarks"]
+
+
+def planned_verdict(bench: str, plan: planfile.Plan, stop: dict, baseline: Run, candidate: Run, cfg: GateConfig) -> Verdict:
+    """A planned benchmark's verdict: the stopping rule replayed on the candidate's samples (not
+    taken from run.json), with the estimate of the full run's difference and its anytime bounds.
+
+    Δ is the Hansen-Hurwitz estimate of the full run's paired difference from the draws used; the
+    "CI" column holds the two one-sided anytime bounds at the plan's alpha (csequence.bounds).
+    "regression" means the draws showed Δ < -tolerance; "within tolerance" that they showed
+    Δ > -tolerance; "undecided" that the plan ran out first (it passes, listed as a blind spot).
+    """
+    b = plan.benchmarks[bench]
+    units = planfile.unit_records(candidate, bench) or {}
+    cand = {u: v[0] for u, v in units.items()}
+    n_run = min(stop["draws_run"], len(b.draws))
+    z = planfile.draw_values(b, cand, n_run)
+    tol = cfg.tolerance_for(bench)
+    decision = csequence.decide(z, b.bound, tol / 100.0, plan.alpha)
+    used = decision.draws
+    low, high = csequence.bounds(z[:used], b.bound, plan.alpha)
+    diff = 100.0 * float(sum(z[:used]) / used)
+    if decision.verdict == "regression":
+        verdict = "regression"
+    elif decision.verdict == "within tolerance":
+        verdict = "improved" if low > 0 else "within tolerance (shown)"
+    else:
+        verdict = "undecided at the plan's end"
+    base_units = planfile.baseline_scores(baseline)[bench]
+    base_score = 100.0 * sum(base_units.values()) / len(base_units)
+    run_units = planfile.units_up_to(b, n_run)
+    spent = sum((units[u][1] or 0.0) for u in run_units if u in units)
+    full = float(b.design.get("full_tokens") or 0.0)
+    var_z = float(_var(z[:n_run]))
+    power = csequence.power_at(var_z, len(b.draws), tol / 100.0, plan.alpha, b.bound)  # a drop of 2 x tolerance, all draws
+    from statistics import NormalDist
+
+    x = NormalDist().inv_cdf(cfg.power)
+    x = x + math.sqrt(x * x + 2 * math.log(1 / plan.alpha))
+    detectable = tol + 100.0 * x * math.sqrt(max(var_z, 1e-12)) / math.sqrt(len(b.draws))
+    return Verdict(
+        key=bench, n_items=len({i for i, _ in run_units}), k_baseline=b.k, k_candidate=b.k,
+        baseline=base_score, candidate=base_score + diff, diff=diff, ci_low=100.0 * low, ci_high=100.0 * high,
+        tolerance=tol, detectable=detectable, verdict=verdict,
+        planned={"plan": str(plan.path), "draws_planned": len(b.draws), "draws_run": n_run, "draws_used": used,
+                 "samples_run": len(run_units), "samples_full": b.units, "items_full": b.n_items,
+                 "tokens_run": spent, "tokens_full_baseline": full, "token_share": spent / full if full else None,
+                 "power_at_twice_tolerance": power, "alpha": plan.alpha},
+    )
+
+
+def _var(z: list[float]) -> float:
+    n = len(z)
+    if n < 2:
+        return 0.0
+    mean = sum(z) / n
+    return sum((x - mean) ** 2 for x in z) / (n - 1)
 
 
 def _pts(x: float) -> str:
@@ -225,7 +311,19 @@ def summary(baseline: Run, candidate: Run, verdicts: list[Verdict], notes: list[
             f"| {v.key} | {v.n_items} | {v.k_baseline}/{v.k_candidate} | {v.baseline:.1f} | {v.candidate:.1f} | {v.diff:+.1f} "
             f"| [{v.ci_low:+.1f}, {v.ci_high:+.1f}] | {v.tolerance:.1f} | {_pts(v.detectable)} | {mark} |"
         )
-    blind = [v for v in verdicts if v.detectable > v.tolerance]
+    planned = [v for v in verdicts if v.planned]
+    if planned:
+        lines += ["", f"Planned run (`run --plan`): Δ estimates the full run's paired difference from the draws used; its "
+                  f"\"CI\" is the pair of one-sided anytime bounds at alpha {planned[0].planned['alpha']} (docs/gate.md, \"Planned gates\").", "",
+                  "| Benchmark | Draws used / run / planned | Items | Samples run / full run | Tokens run / full run | Power at 2 x tolerance |",
+                  "|---|---|---|---|---|---|"]
+        for v in planned:
+            p = v.planned
+            share = f"{p['tokens_run']:,.0f} / {p['tokens_full_baseline']:,.0f} ({p['token_share']:.1%})" if p["token_share"] is not None else "n/a"
+            lines.append(f"| {v.key} | {p['draws_used']} / {p['draws_run']} / {p['draws_planned']} | {v.n_items} of {p['items_full']} "
+                         f"| {p['samples_run']} / {p['samples_full']} ({p['samples_run'] / p['samples_full']:.1%}) | {share} "
+                         f"| {p['power_at_twice_tolerance']:.2f} |")
+    blind = [v for v in verdicts if v.detectable > v.tolerance and not v.planned or v.verdict == "undecided at the plan's end"]
     lines.append("")
     lines.append(
         f"Detectable drop: the smallest true drop this item count and k catch with {cfg.power:.0%} probability "

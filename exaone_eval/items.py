@@ -36,8 +36,10 @@ def plan(cfg: RunConfig, name: str, items: Iterable[Item]) -> list[Planned]:
     return list(plan_iter(cfg, name, items))
 
 
-def plan_iter(cfg: RunConfig, name: str, items: Iterable[Item]) -> Iterator[Planned]:
-    """Each item's k samples, as the items come (a lazy source stays lazy)."""
+def plan_iter(cfg: RunConfig, name: str, items: Iterable[Item], only: set[tuple[str, int]] | None = None) -> Iterator[Planned]:
+    """Each item's k samples, as the items come (a lazy source stays lazy). With `only` (a gate
+    plan's (item id, sample) units: exaone_eval/planned_run.py), just those samples, with the
+    seeds and sampling settings of the full run's k, so they pair with the baseline's."""
     spec = registry.get_spec(name)
     settings = spec.modes.get(cfg.mode)
     if settings is None:
@@ -48,6 +50,8 @@ def plan_iter(cfg: RunConfig, name: str, items: Iterable[Item]) -> Iterator[Plan
         # Long-context sets cap each item's answer (RULER's tokens_to_generate, LongBench's dataset2maxlen).
         max_tokens = own_cap(item) if own_cap is not None else item.meta.get("max_new_tokens", settings.max_tokens)
         for s in range(k):
+            if only is not None and (item.id, s) not in only:
+                continue
             seed = sample_seed(cfg.seed, name, item.id, s)
             view = registry.sample_view(name, item, s)
             # Some prompts go as raw text, without the chat template (see item_request).

@@ -22,6 +22,7 @@ from exaone_eval import registry
 from exaone_eval.config import RunConfig
 from exaone_eval.conversation import run_conversations
 from exaone_eval.items import build_context, load_items, stream_items, task_options
+from exaone_eval.planned_run import run_planned_benchmark, start_planned_run
 from exaone_eval.results import SamplesFailed
 from exaone_eval.score_jobs import Judge, benchmark_executor, make_scoring_pool
 from exaone_eval.store import SampleStore, update_json, write_atomic
@@ -206,10 +207,13 @@ def _stderr_line(message: str) -> None:
 
 
 async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | None = None, progress: bool = True,
-                    user_backend: Backend | None = None) -> dict:
-    """Run every benchmark of `cfg`; returns scores.json."""
+                    user_backend: Backend | None = None, plan=None) -> dict:
+    """Run every benchmark of `cfg`; returns scores.json. With a gate `plan` (planfile.Plan), its
+    planned benchmarks run only their planned samples, in batches, until decided (planned_run.py)."""
     cfg.out.mkdir(parents=True, exist_ok=True)
     update_json(cfg.out / "run.json", run_json(cfg))
+    if plan is not None:
+        start_planned_run(cfg, plan)
     store = SampleStore(cfg.out / "store.sqlite")
     judge = Judge(judge_backend, cfg.judge_model or "judge", store) if judge_backend is not None else None
 
@@ -226,6 +230,9 @@ async def run_suite(cfg: RunConfig, backend: Backend, judge_backend: Backend | N
         return None
 
     async def run_one(name: str, pool) -> None:
+        if plan is not None and name in plan.benchmarks and plan.benchmarks[name].planned:
+            await run_planned_benchmark(cfg, name, plan, backend, store, pool, judge, progress)
+            return
         await run_benchmark(cfg, name, backend, store, pool, judge, progress, user_backend)
 
     return await for_each_benchmark(cfg, store, run_one, precheck)

@@ -34,6 +34,7 @@ async def run_windows(
     pool: Executor | None,
     judge: Judge | None = None,
     progress: bool = True,
+    only: set[tuple[str, int]] | None = None,
 ) -> dict:
     """Generate what the store lacks, score everything, write samples/<name>.jsonl; return the scores entry.
 
@@ -48,7 +49,7 @@ async def run_windows(
     k = cfg.k or registry.get_spec(name).modes[cfg.mode].k
     lazy = hasattr(module, "iter_items")
     items, fingerprint = stream_items(cfg, name)
-    planned_source = plan_iter(cfg, name, items)
+    planned_source = plan_iter(cfg, name, items, only)  # only: a gate plan's samples (planned_run.py)
     if lazy:  # total unknown until the builder is done
         size, first = max(cfg.concurrency, WINDOW_MIN), None
     else:  # all of it at once, as before: the items are in memory anyway
