@@ -57,7 +57,7 @@ def bench_speed(args) -> None:
     from exaone_eval.model import load_model
     from exaone_eval.model.engine import Continuation, Engine, PromptGroup
     from exaone_eval.model.gguf import demo_model_dir
-    from exaone_eval.model.modeling import pack_linears_for_cpu
+    from exaone_eval.model.cpu_pack import pack_linears_for_cpu
     from exaone_eval.types import Sampling
 
     folder = demo_model_dir()

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from exaone_eval import report_data, report_svg
 from exaone_eval.rundir import Run, load_run
-from exaone_eval.tables import TITLES, Table, build, curve_panels
+from exaone_eval.tables import build
+from exaone_eval.tables_layout import TITLES, Table, curve_panels
 from exaone_eval.types import HarnessError
 
 TEMPLATES = Path(__file__).parent / "templates"

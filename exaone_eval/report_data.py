@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exaone_eval.rundir import Run
+from exaone_eval.rundir import Run, sample_records
 from exaone_eval.types import HarnessError
 
 # Caps in characters (bench/report.py measured the file they give: docs/report.md). A reasoning
@@ -212,26 +212,8 @@ def read_samples(path: Path) -> list[dict]:
     """Every record of a samples file, checked; a repeated (id, sample, budget) keeps the last
     (the runner appends on resume). HarnessError names the file and line of a bad record."""
     latest: dict[tuple, dict] = {}
-    try:
-        lines = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: missing") from None
-    with lines:
-        for n, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{n}: not valid JSON ({e.msg}); expected one sample record per line") from None
-            if not isinstance(rec, dict):
-                raise HarnessError(f"{path}:{n}: expected a JSON object (a sample record)")
-            score = rec.get("score")
-            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1 or math.isnan(score):
-                raise HarnessError(f"{path}:{n}: field 'score' is {score!r}; expected a number in 0-1")
-            if "id" not in rec or isinstance(rec.get("sample"), bool) or not isinstance(rec.get("sample"), int):
-                raise HarnessError(f"{path}:{n}: needs 'id' and an integer 'sample'")
-            latest[(str(rec["id"]), rec["sample"], rec.get("budget"))] = rec
+    for rec in sample_records(path):
+        latest[(str(rec["id"]), rec["sample"], rec.get("budget"))] = rec
     return list(latest.values())
 
 

@@ -1,4 +1,4 @@
-"""Inline SVG line charts for the HTML report: the same curves as the PNG plots (tables.curve_panels),
+"""Inline SVG line charts for the HTML report: the same curves as the PNG plots (tables_layout.curve_panels),
 drawn in the page so the report stays one file with no charting library and no network.
 
 x is a log2 token axis (budgets and context lengths double), y the score; the report's curve is
@@ -12,7 +12,7 @@ import math
 from html import escape
 
 Series = tuple[str, list[int], list[float], bool]
-"""(label, x in tokens, y scores, is the report's curve): tables.curve_panels' shape."""
+"""(label, x in tokens, y scores, is the report's curve): tables_layout.curve_panels' shape."""
 
 WIDTH, HEIGHT = 360, 230
 LEFT, RIGHT, TOP, BOTTOM = 42, 12, 26, 34  # margins around the plot area, in px

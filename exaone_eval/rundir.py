@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from exaone_eval.types import MODES, HarnessError
 
@@ -151,32 +152,43 @@ def sample_benchmarks(run: Run) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
+def sample_records(path: Path) -> Iterator[dict]:
+    """Each record of a samples file (samples/<benchmark>.jsonl), in file order, checked as it is
+    read: a JSON object with 'id', an integer 'sample' and a 'score' in 0-1. HarnessError names
+    the file and line of a bad record (the file alone when it is missing)."""
+    try:
+        lines = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: missing") from None
+    with lines:
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise HarnessError(f"{path}:{n}: not valid JSON ({e.msg}); expected one sample record per line") from None
+            if not isinstance(rec, dict):
+                raise HarnessError(f"{path}:{n}: expected a JSON object (a sample record)")
+            score = rec.get("score")
+            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1 or math.isnan(score):
+                raise HarnessError(f"{path}:{n}: field 'score' is {score!r}; expected a number in 0-1")
+            if "id" not in rec or isinstance(rec.get("sample"), bool) or not isinstance(rec.get("sample"), int):
+                raise HarnessError(f"{path}:{n}: needs 'id' and an integer 'sample'")
+            yield rec
+
+
 def sample_scores(run: Run, benchmark: str) -> dict[str, dict[str, list[float]]]:
     """{key: {item id: [score of each sample]}} from samples/<benchmark>.jsonl.
 
     `key` is the benchmark name, or `<benchmark>@<budget>` for records of a budget sweep (each
     budget is its own set of samples). A repeated (id, sample[, budget]) keeps the last record.
     """
-    path = run.path / "samples" / f"{benchmark}.jsonl"
-    if not path.exists():
-        raise HarnessError(f"{path}: missing")
     latest: dict[tuple, float] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            score = rec.get("score") if isinstance(rec, dict) else None
-            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1 or math.isnan(score):
-                raise HarnessError(f"{path}:{n}: field 'score' is {score!r}; expected a number in 0-1")
-            if "id" not in rec or not isinstance(rec.get("sample"), int):
-                raise HarnessError(f"{path}:{n}: needs 'id' and an integer 'sample'")
-            budget = rec.get("budget")
-            key = benchmark if budget is None else f"{benchmark}@{int(budget)}"
-            latest[(key, str(rec["id"]), rec["sample"])] = float(score)
+    for rec in sample_records(run.path / "samples" / f"{benchmark}.jsonl"):
+        budget = rec.get("budget")
+        key = benchmark if budget is None else f"{benchmark}@{int(budget)}"
+        latest[(key, str(rec["id"]), rec["sample"])] = float(rec["score"])
     out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (key, item, _sample), score in sorted(latest.items()):
         out[key][item].append(score)

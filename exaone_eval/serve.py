@@ -12,39 +12,33 @@ is a few local clients, so nothing here needs aiohttp or uvicorn, and the harnes
 dependency. Concurrent HTTP requests become concurrent `backend.generate` calls on that loop; the
 bundled engine batches them itself (continuous batching).
 
+How many requests generate at once, the queue beyond that (429 past it), the loop the Backend
+runs on and the graceful stop on SIGTERM or Ctrl-C: serve_runner.py.
+
 Guards, as vLLM's server has them: with `--api-key` (or $EXAONE_EVAL_API_KEY) every /v1 route
 needs `Authorization: Bearer KEY` (401 otherwise; /health stays open); a prompt of the model's
 context length or more is a 400 with vLLM's message (when the backend can count tokens:
 `max_context` and `prompt_tokens(request)`); a body over `--max-request-bytes` is a 413, refused
 before it is read.
 
-Under load (issue 17):
-- A client that disconnects while its generation runs (or while it waits for a slot) is noticed
-  within DISCONNECT_POLL_S: the handler thread polls its socket for EOF while it waits, and
-  cancels the generation's asyncio task; the bundled engine then drops those rows and their KV
-  cache at its next step. The disconnect is one line on stderr, never a traceback.
-- At most `--max-concurrency` requests generate at once; up to `--max-queue` more wait their
-  turn in arrival order; beyond that a request gets 429 with `Retry-After` at once.
-- SIGTERM (or Ctrl-C) stops accepting, lets the requests in flight finish for up to
-  `--drain-timeout` seconds, cancels the rest (503), and exits 0 with a line saying so.
+A client that disconnects while its generation runs (or while it waits for a slot) is noticed
+within DISCONNECT_POLL_S: the handler thread polls its socket for EOF while it waits, and cancels
+the generation's asyncio task; the bundled engine then drops those rows and their KV cache at its
+next step (issue 17). The disconnect is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import hmac
 import ipaddress
 import json
 import os
 import select
-import signal
 import socket
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,99 +52,15 @@ from exaone_eval.serve_api import (
     completion_response,
     error_body,
 )
-from exaone_eval.types import Backend, Generation, HarnessError, Request
+from exaone_eval.serve_runner import (DISCONNECT_POLL_S, DRAIN_TIMEOUT_S, MAX_CONCURRENCY, MAX_QUEUE, Admission,
+                                      BackendRunner, drain, serve_until_signalled)
+from exaone_eval.types import Backend, HarnessError, Request
 
 MAX_REQUEST_BYTES = 32 * 2**20  # a 128K-token prompt is under 1 MB of JSON; n=64 of them still fits
 API_KEY_ENV = "EXAONE_EVAL_API_KEY"
-# The harness's own `run --concurrency` default is 64, so a run against this server is never
-# queued or refused; the bundled engine decodes 16 rows at a time, so 64 already keeps its batch
-# full with requests to spare, and more in flight would only hold memory and sockets longer.
-MAX_CONCURRENCY = 64
-MAX_QUEUE = 64  # a waiting request holds a thread and its parsed body; past this, 429
 RETRY_AFTER_S = 2
-DISCONNECT_POLL_S = 0.2  # how often a waiting handler looks at its client's socket (cancel well within 1 s)
 IDLE_TIMEOUT_S = 120  # a silent keep-alive connection (or a client stuck mid-body) frees its thread
-DRAIN_TIMEOUT_S = 30.0
 _LOG_LOCK = threading.Lock()
-
-
-class BackendRunner:
-    """Owns the asyncio loop (in a daemon thread) that every backend call runs on."""
-
-    def __init__(self, backend: Backend):
-        self.backend = backend
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="exaone-eval-serve-loop", daemon=True)
-        self.thread.start()
-
-    async def _generate(self, requests: list[Request]) -> list[Generation]:
-        out: list[Generation | None] = [None] * len(requests)
-        async for i, gen in self.backend.generate(requests):
-            out[i] = gen
-        missing = [i for i, g in enumerate(out) if g is None]
-        if missing:
-            raise RuntimeError(f"the backend returned no generation for request(s) {missing}")
-        return out  # type: ignore[return-value]
-
-    def submit(self, requests: list[Request]) -> concurrent.futures.Future:
-        """Start generating; cancelling the future cancels the task on the loop (and so the
-        backend's async generator, whose cleanup tells the bundled engine to drop the rows)."""
-        return asyncio.run_coroutine_threadsafe(self._generate(requests), self.loop)
-
-    def close(self) -> None:
-        aclose = getattr(self.backend, "aclose", None)
-        if aclose is not None:
-            asyncio.run_coroutine_threadsafe(aclose(), self.loop).result(timeout=30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-
-
-class Admission:
-    """At most `limit` requests generate at once; up to `queue` more wait, first come first
-    served; a request beyond both is refused at once (the caller answers 429)."""
-
-    def __init__(self, limit: int, queue: int):
-        self.limit, self.queue = limit, queue
-        self.running = 0
-        self.waiting: deque[object] = deque()
-        self.closed = False
-        self._cond = threading.Condition()
-
-    def enter(self, gone: Callable[[], bool]) -> str:
-        """'ok' (a slot is held: call `leave`), 'full', 'gone' (the client left while waiting)
-        or 'closed' (the server is stopping)."""
-        with self._cond:
-            if self.closed:
-                return "closed"
-            if self.running < self.limit and not self.waiting:
-                self.running += 1
-                return "ok"
-            if len(self.waiting) >= self.queue:
-                return "full"
-            ticket = object()
-            self.waiting.append(ticket)
-            try:
-                while not self.closed:
-                    if self.waiting[0] is ticket and self.running < self.limit:
-                        self.running += 1
-                        return "ok"
-                    self._cond.wait(DISCONNECT_POLL_S)
-                    if gone():
-                        return "gone"
-                return "closed"
-            finally:
-                self.waiting.remove(ticket)
-                self._cond.notify_all()  # the next in line may go now
-
-    def leave(self) -> None:
-        with self._cond:
-            self.running -= 1
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -269,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _generate_and_reply(self, requests: list[Request], respond) -> None:
         future = self.server.runner.submit(requests)
-        self.server.track(future)
+        self.server.runner.track(future)
         try:
             while True:
                 try:
@@ -290,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(500, error_body(f"backend failed: {type(e).__name__}: {e}", kind="server_error"))
             return
         finally:
-            self.server.untrack(future)
+            self.server.runner.untrack(future)
         failed = [g.error for g in gens if g.error]
         if failed:
             self._send(500, error_body(f"generation failed: {failed[0]}", kind="server_error"))
@@ -339,8 +249,6 @@ class Server(ThreadingHTTPServer):
         self.api_key = api_key
         self.max_request_bytes = max_request_bytes
         self.started = int(time.time())
-        self._inflight: set[concurrent.futures.Future] = set()
-        self._inflight_lock = threading.Lock()
         try:
             super().__init__((host, port), Handler)
         except OSError as e:
@@ -369,35 +277,14 @@ class Server(ThreadingHTTPServer):
         else:
             super().handle_error(request, client_address)
 
-    def track(self, future: concurrent.futures.Future) -> None:
-        with self._inflight_lock:
-            self._inflight.add(future)
-
-    def untrack(self, future: concurrent.futures.Future) -> None:
-        with self._inflight_lock:
-            self._inflight.discard(future)
-
     def in_flight(self) -> int:
         """Generations running now."""
-        with self._inflight_lock:
-            return len(self._inflight)
+        return self.runner.in_flight()
 
     def drain(self, timeout: float) -> tuple[int, int]:
         """Refuse new and queued requests (503), let those generating finish for up to `timeout`
         seconds, then cancel the rest. Returns (finished, cancelled)."""
-        self.admission.close()
-        at_start = self.in_flight()
-        deadline = time.monotonic() + timeout
-        while self.admission.running and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with self._inflight_lock:
-            left = list(self._inflight)
-        for future in left:
-            future.cancel()
-        deadline = time.monotonic() + 5  # the cancelled handlers write their 503s
-        while self.admission.running and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return max(at_start - len(left), 0), len(left)
+        return drain(self.admission, self.runner, timeout)
 
     def start(self) -> "Server":
         """Serve in a background thread (tests, embedding); `serve_forever` blocks instead."""
@@ -409,31 +296,6 @@ class Server(ThreadingHTTPServer):
         self.server_close()
         self.drain(drain_timeout)
         self.runner.close()
-
-
-def serve_until_signalled(server: Server, drain_timeout: float = DRAIN_TIMEOUT_S) -> int:
-    """Serve in this (the main) thread until SIGTERM or SIGINT, then stop gracefully: close the
-    listening socket, drain for up to `drain_timeout` s, close the backend. Returns 0."""
-    received: list[str] = []
-
-    def on_signal(signum, frame) -> None:
-        if not received:  # serve_forever must be stopped from another thread than its own
-            received.append(signal.Signals(signum).name)
-            threading.Thread(target=server.shutdown, name="exaone-eval-serve-stop", daemon=True).start()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-        busy = server.in_flight()
-        server.log(f"{received[0] if received else 'stop'}: no new requests; {busy} in flight get up to {drain_timeout:g} s")
-        finished, cancelled = server.drain(drain_timeout)
-        server.runner.close()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    server.log(f"stopped ({finished} finished, {cancelled} cancelled)")
-    return 0
 
 
 @dataclass(frozen=True)

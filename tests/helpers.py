@@ -72,7 +72,7 @@ def pack_for_cpu(model, kernel: str) -> None:
     import pytest
 
     from exaone_eval.model import cpu_gemm
-    from exaone_eval.model.modeling import pack_linears_for_cpu
+    from exaone_eval.model.cpu_pack import pack_linears_for_cpu
 
     if kernel == "avx2":
         try:

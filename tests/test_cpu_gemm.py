@@ -139,7 +139,7 @@ def test_the_kernel_is_built_once_into_the_cache(monkeypatch, tmp_path, kernels)
 
 def test_packing_a_model_uses_the_kernels_and_keeps_its_logits(kernels, tmp_path, monkeypatch):
     from exaone_eval.model import load_model
-    from exaone_eval.model.modeling import pack_linears_for_cpu
+    from exaone_eval.model.cpu_pack import pack_linears_for_cpu
     from exaone_eval.model.tiny import write_tiny_checkpoint
 
     monkeypatch.setenv("EXAONE_EVAL_CPU_GEMM", "auto")

@@ -58,7 +58,7 @@ class BundledBackend:
 
         from exaone_eval.model import load_model
         from exaone_eval.model.engine import Engine
-        from exaone_eval.model.modeling import pack_linears_for_cpu
+        from exaone_eval.model.cpu_pack import pack_linears_for_cpu
 
         if threads is not None:
             torch.set_num_threads(threads)

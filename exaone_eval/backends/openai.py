@@ -10,9 +10,8 @@ exponential backoff and jitter, honouring Retry-After; others fail the request a
 request comes back as a Generation with `error` set, which the runner does not store, so a rerun
 retries it.
 
-Reasoning mode is sent the way vLLM expects (`chat_template_kwargs.enable_thinking`); the
-reasoning is taken from the server's `reasoning_content` (or `reasoning`) when it splits it, else
-from the `<think>...</think>` part of the text.
+How a Request becomes a request body, and a reply a Generation (reasoning mode, the server's
+split reasoning): exaone_eval.backends.openai_messages.
 
 Requests with a `prefix` (assistant text already generated) or a `reasoning_budget` go to the
 completions endpoint with a raw prompt: the chat template rendered by `render` (set by whoever has
@@ -38,7 +37,8 @@ from typing import AsyncIterator, Awaitable, Callable, Sequence
 from exaone_eval.backends.context import (Overflow, cap_record, fit_max_tokens, parse_overflow, prompt_too_long,
                                           served_context)
 from exaone_eval.failover import ServerPool, connection_lost, describe
-from exaone_eval.reasoning import first_call, join_reasoning, raw_prompt, second_call, split_reasoning
+from exaone_eval.backends.openai_messages import Reply, chat_body, completion_body, failed, parse_chat, parse_completions
+from exaone_eval.reasoning import first_call, raw_prompt, second_call
 from exaone_eval.types import Generation, HarnessError, Request
 
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -129,27 +129,6 @@ class OpenAIBackend:
         """What each URL served and when it left or rejoined the rotation (for run.json)."""
         return self.pool.report()
 
-    def _params(self, req: Request) -> dict:
-        s = req.sampling
-        params = dict(
-            model=self.model,
-            messages=list(req.messages),
-            temperature=s.temperature,
-            top_p=s.top_p,
-            presence_penalty=s.presence_penalty,
-            max_tokens=s.max_tokens,
-            seed=s.seed,
-        )
-        if self.vllm_extras:
-            params["chat_template_kwargs"] = {"enable_thinking": req.mode == "reasoning"}
-            if s.top_k > 0:
-                params["top_k"] = s.top_k
-        if s.stop:
-            params["stop"] = list(s.stop)
-        if req.tools:
-            params["tools"] = list(req.tools)
-        return params
-
     def _retry_delay(self, attempt: int, error: Exception) -> float:
         response = getattr(error, "response", None)
         retry_after = response.headers.get("retry-after") if response is not None else None
@@ -167,7 +146,7 @@ class OpenAIBackend:
         return isinstance(error, o.APIStatusError) and error.status_code in TRANSIENT_STATUS
 
     async def _call(self, create: Callable[[int], Awaitable], sticky: int | None = None,
-                    completions: bool = False) -> "_Reply | _Refused | Generation":
+                    completions: bool = False) -> "Reply | _Refused | Generation":
         """One API call (`create(url index)`) on a server in the rotation, with bounded retries of
         transient failures; a failed Generation otherwise, or `_Refused` when the server said the
         request does not fit its context. A lost connection sends the call to another server."""
@@ -175,7 +154,7 @@ class OpenAIBackend:
         while True:
             i = await self.pool.acquire(sticky)
             if i is None:
-                return _failed(self.pool.unreachable_message())
+                return failed(self.pool.unreachable_message())
             url = self.base_urls[i]
             start = time.monotonic()
             resp = _LOST
@@ -186,7 +165,7 @@ class OpenAIBackend:
                     self.pool.connection_failed(i, describe(e))
                     moves += 1
                     if moves > MAX_MOVES:
-                        return _failed(f"{url}: the connection was lost {moves} times ({describe(e)})")
+                        return failed(f"{url}: the connection was lost {moves} times ({describe(e)})")
                     continue
                 transient = self._transient(e)
                 overflow = _overflow(e, completions)
@@ -194,15 +173,15 @@ class OpenAIBackend:
                     return _Refused(overflow, i, f"{url}: {_short(e)}")
                 if not transient or attempt >= self.max_retries:
                     why = "gave up after retries" if transient else "not retried"
-                    return _failed(f"{url}: {type(e).__name__}: {_short(e)} ({why}){_not_found_hint(url, e)}")
+                    return failed(f"{url}: {type(e).__name__}: {_short(e)} ({why}){_not_found_hint(url, e)}")
                 delay = self._retry_delay(attempt, e)
                 attempt += 1
             else:
                 if resp is not _LOST:
-                    return _Reply(resp, url, time.monotonic() - start, attempt + moves + 1, i)
+                    return Reply(resp, url, time.monotonic() - start, attempt + moves + 1, i)
                 moves += 1  # its server went down with the call in flight: send it elsewhere
                 if moves > MAX_MOVES:
-                    return _failed(f"{url}: the server went down under this request {moves} times")
+                    return failed(f"{url}: the server went down under this request {moves} times")
                 continue
             finally:
                 self.pool.release(i, answered=resp is not _LOST)
@@ -211,13 +190,13 @@ class OpenAIBackend:
     async def _one(self, req: Request) -> Generation:
         if req.reasoning_budget is not None or req.prefix is not None:
             return await self._one_raw(req)
-        params = self._params(req)
+        params = chat_body(self.model, req, self.vllm_extras)
         reply = await self._fitted("/chat/completions", params)
         if isinstance(reply, Generation):
             return reply
-        return _parse(req, reply.resp, url=reply.url, latency=reply.latency, attempts=reply.attempts, capped=reply.capped)
+        return parse_chat(req, reply.resp, url=reply.url, latency=reply.latency, attempts=reply.attempts, capped=reply.capped)
 
-    async def _fitted(self, path: str, body: dict, sticky: int | None = None) -> "_Reply | Generation":
+    async def _fitted(self, path: str, body: dict, sticky: int | None = None) -> "Reply | Generation":
         """One call whose `max_tokens` fits the server's context (module docstring): capped at the
         context `/models` stated; a refusal over the context is retried once on the same server
         with the room it leaves, and a prompt that leaves no room is a clear failure."""
@@ -241,13 +220,13 @@ class OpenAIBackend:
             fixed, context = room
             again = await self._call(create, reply.index, completions)
             if isinstance(again, _Refused):  # no loop: the server's numbers did not fit either
-                return _failed(f"{again.message} (after one retry with max_tokens={fixed}, the room "
+                return failed(f"{again.message} (after one retry with max_tokens={fixed}, the room "
                                "the server's first refusal left after the prompt)")
             reply = again
-            if isinstance(reply, _Reply):
+            if isinstance(reply, Reply):
                 reply.capped = cap_record(asked, fixed, context)
             return reply
-        if isinstance(reply, _Reply):
+        if isinstance(reply, Reply):
             # What the server could generate: what was sent, or less where it lowered max_tokens
             # to the room after the prompt itself (vLLM 0.34), seen from the prompt it counted.
             context = self.contexts[reply.index]
@@ -266,10 +245,10 @@ class OpenAIBackend:
         if o.room is None and not o.prompt_alone_too_long:
             counted = await self._tokenize(refused.index, body)
             if isinstance(counted, str):
-                return _failed(f"{refused.message} (the prompt's length is unknown: {counted})")
+                return failed(f"{refused.message} (the prompt's length is unknown: {counted})")
             o = Overflow(context=counted[1], prompt=counted[0])
         if o.prompt_alone_too_long:
-            return _failed(f"{self.base_urls[refused.index]}: {prompt_too_long(o.prompt, o.context, o.prompt_at_least)}")
+            return failed(f"{self.base_urls[refused.index]}: {prompt_too_long(o.prompt, o.context, o.prompt_at_least)}")
         return o.room, o.context
 
     async def _tokenize(self, i: int, body: dict) -> "tuple[int, int] | str":
@@ -286,32 +265,26 @@ class OpenAIBackend:
         except Exception as e:  # not vLLM, an old one, or a failure: the sample fails and says so
             return f"POST {root}/tokenize failed ({type(e).__name__}: {_short(e)})"
 
-    async def _complete(self, req: Request, prompt: str, max_tokens: int, sticky: int) -> "_Reply | Generation":
-        s = req.sampling
-        params = dict(model=self.model, prompt=prompt, temperature=s.temperature, top_p=s.top_p,
-                      presence_penalty=s.presence_penalty, max_tokens=max_tokens, seed=s.seed)
-        if self.vllm_extras and s.top_k > 0:
-            params["top_k"] = s.top_k
-        if s.stop:
-            params["stop"] = list(s.stop)
+    async def _complete(self, req: Request, prompt: str, max_tokens: int, sticky: int) -> "Reply | Generation":
+        params = completion_body(self.model, req, prompt, max_tokens, self.vllm_extras)
         reply = await self._fitted("/completions", params, sticky)
         if isinstance(reply, Generation):
             return reply
         resp = reply.resp if isinstance(reply.resp, dict) else {}
         if not resp.get("choices"):
-            return _failed(f"{reply.url}: the server returned no choices")
+            return failed(f"{reply.url}: the server returned no choices")
         if not isinstance(resp.get("usage"), dict):
-            return _failed(f"{reply.url}: the server reported no token usage (budget forcing counts tokens)")
+            return failed(f"{reply.url}: the server reported no token usage (budget forcing counts tokens)")
         return reply
 
     async def _one_raw(self, req: Request) -> Generation:
         """A raw-prompt request through the completions endpoint (see the module docstring)."""
         if req.messages and self.render is None:
-            return _failed(NEEDS_TOKENIZER)
+            return failed(NEEDS_TOKENIZER)
         try:
             prompt, text = raw_prompt(self.render, req)
         except ValueError as e:
-            return _failed(str(e))
+            return failed(str(e))
         s = req.sampling
         plan = first_call(req, text)
         sticky = zlib.crc32(f"{prompt}\x1f{s.seed}".encode())
@@ -332,7 +305,7 @@ class OpenAIBackend:
                 return second
             replies.append(second)
             text += second.text
-        return _parse_raw(req, text, replies, forced_at)
+        return parse_completions(req, text, replies, forced_at)
 
     async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Generation]]:
         """A request holds its slot of `concurrency` from sending until the caller has taken its
@@ -389,28 +362,6 @@ async def _unless_lost(call: Awaitable, lost: asyncio.Future):
     return _LOST
 
 
-class _Reply:
-    """A successful API call: the response (JSON) and where and how it was made."""
-
-    def __init__(self, resp, url: str, latency: float, attempts: int, index: int):
-        self.resp, self.url, self.latency, self.attempts, self.index = resp, url, latency, attempts, index
-        self.capped: dict | None = None
-        """`Generation.max_tokens_capped` of this call (set by `_fitted`)."""
-
-    # completions-endpoint accessors (checked in `_complete`: one choice, usage reported)
-    @property
-    def text(self) -> str:
-        return self.resp["choices"][0].get("text") or ""
-
-    @property
-    def finish_reason(self) -> str | None:
-        return self.resp["choices"][0].get("finish_reason")
-
-    @property
-    def tokens(self) -> int:
-        return self.resp["usage"]["completion_tokens"]
-
-
 class _Refused:
     """A call the server refused because prompt plus max_tokens exceed its context."""
 
@@ -448,75 +399,3 @@ def _not_found_hint(url: str, error: Exception) -> str:
     if getattr(error, "status_code", None) != 404 or url.rstrip("/").endswith("/v1"):
         return ""
     return f"; the server has no such route: OpenAI-compatible servers serve under /v1, try --base-url {url.rstrip('/')}/v1"
-
-
-def _failed(message: str) -> Generation:
-    return Generation(text="", reasoning=None, answer="", finish_reason=None, error=message)
-
-
-def _parse(req: Request, resp, url: str, latency: float, attempts: int, capped: dict | None = None) -> Generation:
-    try:
-        body = resp
-        choice = body["choices"][0]
-        msg = choice["message"]
-    except (KeyError, IndexError, TypeError):
-        return _failed(f"{url}: not an OpenAI chat completion: {str(resp)[:200]!r}")
-    server_reasoning = msg.get("reasoning_content") or msg.get("reasoning")
-    content = msg.get("content") or ""
-    finish = choice.get("finish_reason")
-    if req.mode == "non-reasoning" and server_reasoning and not content.strip():
-        # vLLM's deepseek_r1 parser (the one EXAONE 4.0's serve recipe names) calls everything
-        # before a `</think>` reasoning, so a non-reasoning answer, which has none, comes back whole
-        # as `reasoning` with no content (and its <tool_call> blocks unparsed). The model was told
-        # not to think: that text is the answer, split here as a server without a parser sends it.
-        content, server_reasoning = server_reasoning, None
-    if server_reasoning is not None:
-        # The server split the reasoning; if it stopped at max tokens with no answer, the
-        # reasoning never closed.
-        closed = not (finish == "length" and not content.strip())
-        text = join_reasoning(server_reasoning, content)
-        reasoning, answer = server_reasoning.strip(), content.strip()
-    else:
-        split = split_reasoning(content, expect_reasoning=req.mode == "reasoning" and finish == "length")
-        text, reasoning, answer, closed = content, split.reasoning, split.answer, split.closed
-    usage = body.get("usage") or {}
-    return Generation(
-        text=text,
-        reasoning=reasoning,
-        answer=answer,
-        finish_reason=finish,
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-        reasoning_closed=closed,
-        tool_calls=tuple(msg["tool_calls"]) if msg.get("tool_calls") else None,
-        max_tokens_capped=capped,
-        meta={"url": url, "latency_s": round(latency, 3), "attempts": attempts},
-    )
-
-
-def _parse_raw(req: Request, text: str, replies: list[_Reply], forced_at: int | None) -> Generation:
-    """A completions-endpoint generation: `text` is the prefix and everything generated after it."""
-    finish = replies[-1].finish_reason
-    # As with the bundled engine: only a reasoning-mode text cut at its token cap is unfinished.
-    split = split_reasoning(text, expect_reasoning=req.mode == "reasoning" and finish == "length")
-    meta = {
-        "url": replies[0].url,
-        "latency_s": round(sum(r.latency for r in replies), 3),
-        "attempts": sum(r.attempts for r in replies),
-        "endpoint": "completions",
-        "calls": len(replies),
-    }
-    if forced_at is not None:
-        meta["forced_at"] = forced_at
-    return Generation(
-        text=text,
-        reasoning=split.reasoning,
-        answer=split.answer,
-        finish_reason=finish,
-        prompt_tokens=replies[0].resp["usage"].get("prompt_tokens"),
-        completion_tokens=sum(r.tokens for r in replies),
-        reasoning_closed=split.closed,
-        # The first call a context capped (a budget-forced sample makes two).
-        max_tokens_capped=next((r.capped for r in replies if r.capped is not None), None),
-        meta=meta,
-    )

@@ -41,6 +41,7 @@ from typing import Iterator
 
 from exaone_eval.benchmarks import helmet_data as hd
 from exaone_eval.benchmarks import helmet_judge as hj
+from exaone_eval.benchmarks import helmet_sources as hs
 from exaone_eval.scoring import helmet as hm
 from exaone_eval.scoring.judge import judge_request
 from exaone_eval.scoring.long_context import (
@@ -227,7 +228,7 @@ def _judge_scripts(ctx: BuildContext, datasets: tuple[str, ...]) -> str | None:
     records a hash of the prompts found there (None: not there, and needed only with a judge)."""
     if not any(d in JUDGED for d in datasets):
         return None
-    folder = str(hj.scripts_dir(hd.helmet_dir(ctx.data_dir), ctx.data_dir))
+    folder = str(hj.scripts_dir(hs.helmet_dir(ctx.data_dir), ctx.data_dir))
     try:
         ctx.fingerprints["judge_prompts"] = hj.fingerprint(hj.load(folder))
     except HarnessError as e:  # raised again when a judge asks for them; without a judge they are not needed

@@ -9,11 +9,8 @@ what the scorer needs. Selection follows HELMET exactly where it is seeded: `ran
 Big files are read twice, streamed: once for the keys or the row count (to draw the sample as
 HELMET does), once to build the drawn rows; only the small demo files are held whole.
 
-Sources. The synthetic, RAG and Re-rank sets are files of HELMET's `data/` tree (the Hub's
-`princeton-nlp/HELMET` data.tar.gz): `--data-dir DIR` with that tree as `DIR/helmet/` (or
-`DIR/data/`). ICL and LongQA / Summ come from the Hub datasets HELMET's loaders name, or
-`DIR/helmet/<name>.jsonl` in their Hub schema with a `split` column; the script-only ones are read
-from files that need no loading script (`helmet_sources`).
+Where the files and Hub splits are found (HELMET's `data/` tree under `--data-dir`, a local JSONL,
+or the Hub at a pinned revision): `helmet_sources`.
 """
 
 from __future__ import annotations
@@ -22,10 +19,9 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
-from exaone_eval.benchmarks.helmet_sources import HUB_REVISIONS, PARQUET_SOURCES, MultiLexSum, parquet_split
+from exaone_eval.benchmarks.helmet_sources import HUB_REVISIONS, MultiLexSum, data_file, helmet_dir, hub_split, split_rows
 from exaone_eval.data import read_jsonl
 from exaone_eval.scoring.long_context import check_row, hub_rows
 from exaone_eval.types import HarnessError
@@ -54,29 +50,6 @@ def hf_permutation(n: int, seed: int) -> list[int]:
 def key_seed(key) -> int:
     """HELMET's per-question demo seed: SHA-256 of the key, mod 2**31."""
     return int(hashlib.sha256(str(key).encode("utf-8")).hexdigest(), 16) % 2**31
-
-
-# ---- where files are -------------------------------------------------------------------------
-
-def helmet_dir(data_dir) -> Path | None:
-    if data_dir is None:
-        return None
-    for name in ("helmet", "data"):
-        if (Path(data_dir) / name).is_dir():
-            return Path(data_dir) / name
-    return None
-
-
-def data_file(data_dir, relative: str) -> Path:
-    root = helmet_dir(data_dir)
-    if root is None or not (root / relative).is_file():
-        where = f"{Path(data_dir) / 'helmet' / relative}" if data_dir else f"DIR/helmet/{relative}"
-        raise HarnessError(
-            f"helmet: {where} not found: HELMET's synthetic, RAG and Re-rank sets are files of its data/ tree "
-            "(princeton-nlp/HELMET on the Hub, data.tar.gz at the revision tasks/helmet.toml pins): pass --data-dir DIR "
-            "with that tree extracted as DIR/helmet/"
-        )
-    return root / relative
 
 
 def _index_of(length: int) -> int:
@@ -220,26 +193,6 @@ ICL = {
     "icl_clinic150": ("clinc/clinc_oos", "plus", "validation", "text", "intent", 151, (220, 440, 880, 1750, 3525, 7050)),
     "icl_nlu": ("xingkunliuxtracta/nlu_evaluation_data", None, None, "text", "label", 68, (250, 510, 1020, 2040, 4080, 8296)),
 }
-ICL_FILES = {"CogComp/trec": "trec", "PolyAI/banking77": "banking77", "clinc/clinc_oos": "clinc_oos",
-             "xingkunliuxtracta/nlu_evaluation_data": "nlu_evaluation_data"}
-
-
-def _hub_split(data_dir, hub_id: str, config: str | None, split: str, **kwargs) -> list[dict]:
-    """One split of a Hub dataset, or the rows of `DIR/helmet/<name>.jsonl` whose `split` is it."""
-    name = ICL_FILES.get(hub_id) or hub_id.split("/")[-1]
-    root = helmet_dir(data_dir)
-    if root is not None and (root / f"{name}.jsonl").is_file():
-        path = root / f"{name}.jsonl"
-        rows = [r for r in read_jsonl(path) if r.get("split") == split]
-        if not rows:
-            raise HarnessError(f"{path}: no rows with split {split!r} (HELMET needs the {split} split of {hub_id})")
-        return rows
-    data_file = f"helmet/{name}.jsonl with a 'split' column"
-    if hub_id in PARQUET_SOURCES:  # a script-only repository: its parquet files instead
-        return parquet_split(hub_id, split, data_file)
-    return list(hub_rows("helmet", hub_id, config, split, data_file, revision=HUB_REVISIONS[hub_id], **kwargs))
-
-
 def balance_labels(rows: list[dict], label_field: str, shots: int, seed: int) -> list[dict]:
     """`load_icl.balance_labels`: rounds of one example per label (labels in order of first
     appearance), each round shuffled, cut to `shots`. HELMET's quirks kept: the first draw takes
@@ -265,12 +218,12 @@ def icl(data_dir, dataset: str, length: int, limit: int = 500) -> Iterator[Examp
     hub_id, config, test_split, text_field, label_field, num_labels, shots_by_length = ICL[dataset]
     shots = shots_by_length[_index_of(length)]
     if test_split is None:  # nlu: one split, HELMET holds out 10% (datasets' train_test_split, seed 42)
-        everything = _hub_split(data_dir, hub_id, config, "train")
+        everything = hub_split(data_dir, hub_id, config, "train")
         order = hf_permutation(len(everything), SEED)
         n_test = math.ceil(0.1 * len(everything))
         test, train = [everything[i] for i in order[:n_test]], [everything[i] for i in order[n_test:]]
     else:
-        train, test = _hub_split(data_dir, hub_id, config, "train"), _hub_split(data_dir, hub_id, config, test_split)
+        train, test = hub_split(data_dir, hub_id, config, "train"), hub_split(data_dir, hub_id, config, test_split)
     if len(test) > limit:
         test = balance_labels([test[i] for i in hf_permutation(len(test), SEED)], label_field, limit, SEED)
     for i, row in enumerate(test):
@@ -371,14 +324,6 @@ def _summary_keypoints(data_dir) -> dict[str, list[str]]:
     return {str(check_row(r, ("id", "keypoints"), str(path))["id"]): list(r["keypoints"]) for r in read_jsonl(path)}
 
 
-def _split_rows(data_dir, name: str, hub_id: str, config: str | None, split: str, **kwargs) -> Iterator[dict]:
-    """`DIR/helmet/<name>/<split>.jsonl` streamed, else the Hub split."""
-    root = helmet_dir(data_dir)
-    if root is not None and (root / name / f"{split}.jsonl").is_file():
-        return read_jsonl(root / name / f"{split}.jsonl")
-    return hub_rows("helmet", hub_id, config, split, f"helmet/{name}/{split}.jsonl", revision=HUB_REVISIONS[hub_id], **kwargs)
-
-
 def _seeded_demo_indices(n: int, key: str, shots: int) -> list[int]:
     """HELMET draws these demos from an unseeded `shuffle()` (a different pair on every run); here
     the draw is seeded by the example's key, so a rerun builds the same prompt."""
@@ -391,7 +336,7 @@ def narrativeqa(data_dir, length: int, llama2, shots: int = 2, limit: int = 100)
     two question/answer demos from the train split. Rows: the Hub's `narrativeqa` schema, from
     `DIR/helmet/narrativeqa/{test,train}.jsonl` or the Hub."""
     def rows(split):
-        return _split_rows(data_dir, "narrativeqa", "deepmind/narrativeqa", None, split)
+        return split_rows(data_dir, "narrativeqa", "deepmind/narrativeqa", None, split)
 
     doc_tokens: dict[str, int] = {}  # one story serves many questions: count it once
     long_enough = []

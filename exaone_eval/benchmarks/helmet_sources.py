@@ -1,6 +1,12 @@
-"""Where HELMET's Hub sets are read from when their Hub repository holds only a loading script.
+"""Where HELMET's rows are read from: its data/ tree, local JSONL files, or the Hub.
 
-`datasets` >= 4 refuses loading scripts ("Dataset scripts are no longer supported"), and HELMET's
+The synthetic, RAG and Re-rank sets are files of HELMET's `data/` tree (the Hub's
+`princeton-nlp/HELMET` data.tar.gz): `--data-dir DIR` with that tree as `DIR/helmet/` (or
+`DIR/data/`). ICL and LongQA / Summ come from the Hub datasets HELMET's loaders name, or
+`DIR/helmet/<name>.jsonl` in their Hub schema with a `split` column (ICL), or
+`DIR/helmet/<name>/<split>.jsonl` (LongQA / Summ). Selection and formatting: `helmet_data`.
+
+Script-only Hub sets: `datasets` >= 4 refuses loading scripts ("Dataset scripts are no longer supported"), and HELMET's
 `data.py` loads four script-only repositories. Each is read here from files that need no script,
 at a pinned revision, through `data.hub_file` (docs/data-sources.md says where each SHA was found):
 
@@ -20,8 +26,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 from exaone_eval.data import hub_file, read_jsonl, read_parquet_rows
+from exaone_eval.scoring.long_context import hub_rows
 from exaone_eval.types import HarnessError
 
 # Hub id -> (revision, file of a split); each revision a commit SHA (docs/data-sources.md).
@@ -94,3 +102,57 @@ class MultiLexSum:
             if not isinstance(self._sources, dict):
                 raise HarnessError(f"{path}: expected a JSON object of documents by id")
         return self._sources
+
+
+# ---- where files are -------------------------------------------------------------------------
+
+
+def helmet_dir(data_dir) -> Path | None:
+    """HELMET's data/ tree under `--data-dir`: `DIR/helmet/` (or `DIR/data/`), else None."""
+    if data_dir is None:
+        return None
+    for name in ("helmet", "data"):
+        if (Path(data_dir) / name).is_dir():
+            return Path(data_dir) / name
+    return None
+
+
+def data_file(data_dir, relative: str) -> Path:
+    """A file of HELMET's data/ tree (the synthetic, RAG and Re-rank sets), or a HarnessError saying where to put it."""
+    root = helmet_dir(data_dir)
+    if root is None or not (root / relative).is_file():
+        where = f"{Path(data_dir) / 'helmet' / relative}" if data_dir else f"DIR/helmet/{relative}"
+        raise HarnessError(
+            f"helmet: {where} not found: HELMET's synthetic, RAG and Re-rank sets are files of its data/ tree "
+            "(princeton-nlp/HELMET on the Hub, data.tar.gz at the revision tasks/helmet.toml pins): pass --data-dir DIR "
+            "with that tree extracted as DIR/helmet/"
+        )
+    return root / relative
+
+
+ICL_FILES = {"CogComp/trec": "trec", "PolyAI/banking77": "banking77", "clinc/clinc_oos": "clinc_oos",
+             "xingkunliuxtracta/nlu_evaluation_data": "nlu_evaluation_data"}
+
+
+def hub_split(data_dir, hub_id: str, config: str | None, split: str, **kwargs) -> list[dict]:
+    """One split of a Hub dataset, or the rows of `DIR/helmet/<name>.jsonl` whose `split` is it."""
+    name = ICL_FILES.get(hub_id) or hub_id.split("/")[-1]
+    root = helmet_dir(data_dir)
+    if root is not None and (root / f"{name}.jsonl").is_file():
+        path = root / f"{name}.jsonl"
+        rows = [r for r in read_jsonl(path) if r.get("split") == split]
+        if not rows:
+            raise HarnessError(f"{path}: no rows with split {split!r} (HELMET needs the {split} split of {hub_id})")
+        return rows
+    expected = f"helmet/{name}.jsonl with a 'split' column"
+    if hub_id in PARQUET_SOURCES:  # a script-only repository: its parquet files instead
+        return parquet_split(hub_id, split, expected)
+    return list(hub_rows("helmet", hub_id, config, split, expected, revision=HUB_REVISIONS[hub_id], **kwargs))
+
+
+def split_rows(data_dir, name: str, hub_id: str, config: str | None, split: str, **kwargs) -> Iterator[dict]:
+    """`DIR/helmet/<name>/<split>.jsonl` streamed, else the Hub split."""
+    root = helmet_dir(data_dir)
+    if root is not None and (root / name / f"{split}.jsonl").is_file():
+        return read_jsonl(root / name / f"{split}.jsonl")
+    return hub_rows("helmet", hub_id, config, split, f"helmet/{name}/{split}.jsonl", revision=HUB_REVISIONS[hub_id], **kwargs)
