@@ -98,15 +98,15 @@ def three_engines(args) -> dict:
     from transformers import AutoModelForCausalLM
     from vllm import LLM, SamplingParams
 
-    from exaone_eval.backends.bundled import load_tokenizer
+    from exaone_eval.tokenizer import checkpoint_tokenizer as load_tokenizer
     from exaone_eval.model import load_model
     from exaone_eval.model.engine import Continuation, Engine, PromptGroup
     from exaone_eval.model.gguf import demo_model_dir
-    from exaone_eval.model.modeling import pack_linears_for_cpu
+    from exaone_eval.model.cpu_pack import pack_linears_for_cpu
     from exaone_eval.types import Sampling
 
     folder = str(demo_model_dir())
-    tokenizer = load_tokenizer(folder)
+    tokenizer = load_tokenizer(Path(folder))
     words = [i for i in range(1000, 20000) if tokenizer.encode(tokenizer.decode([i]), add_special_tokens=False) == [i]
              and tokenizer.decode([i]).startswith(" ")]
 
