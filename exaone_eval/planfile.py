@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exaone_eval.rundir import Run, sample_benchmarks
+from exaone_eval.rundir import Run, sample_benchmarks, sample_records
 from exaone_eval.types import HarnessError
 
 FORMAT = "exaone-eval gate plan"
@@ -183,26 +183,13 @@ def baseline_fingerprint(scores: dict[str, dict[tuple[str, int], float]]) -> str
 def unit_records(run: Run, bench: str) -> dict[tuple[str, int], tuple[float, float | None, int]]:
     """{(item, sample): (score, completion tokens or None, response length in characters)} from
     samples/<bench>.jsonl; budget-sweep records are not units of a plan (None for such a file)."""
-    path = run.path / "samples" / f"{bench}.jsonl"
     out = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            if not isinstance(rec, dict) or "budget" in rec:
-                return None
-            score = rec.get("score")
-            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
-                raise HarnessError(f"{path}:{n}: field 'score' is {score!r}; expected a number in 0-1")
-            if "id" not in rec or not isinstance(rec.get("sample"), int):
-                raise HarnessError(f"{path}:{n}: needs 'id' and an integer 'sample'")
-            tokens = rec.get("completion_tokens")
-            tokens = float(tokens) if isinstance(tokens, (int, float)) and not isinstance(tokens, bool) else None
-            out[(str(rec["id"]), rec["sample"])] = (float(score), tokens, len(rec.get("response") or ""))
+    for rec in sample_records(run.path / "samples" / f"{bench}.jsonl"):
+        if "budget" in rec:
+            return None
+        tokens = rec.get("completion_tokens")
+        tokens = float(tokens) if isinstance(tokens, (int, float)) and not isinstance(tokens, bool) else None
+        out[(str(rec["id"]), rec["sample"])] = (float(rec["score"]), tokens, len(rec.get("response") or ""))
     return out
 
 
