@@ -39,7 +39,8 @@ def met(ok: bool) -> str:
 def harness_vs_vllm(args) -> float:
     """Tokens/s through the harness over tokens/s of LLM.generate on the same requests."""
     from exaone_eval.backends import make_backend
-    from exaone_eval.cli import build_parser, build_run_config
+    from exaone_eval.cli import build_parser
+    from exaone_eval.cli_run import build_run_config
     from exaone_eval.items import load_items, plan
     from exaone_eval.runner import run_suite
 

@@ -7,7 +7,8 @@ import json
 
 from conftest import AIME_ROWS, write_jsonl
 
-from exaone_eval.cli import build_parser, build_run_config, main
+from exaone_eval.cli import build_parser, main
+from exaone_eval.cli_run import build_run_config
 
 
 def test_run_suite_demo_without_a_model_uses_the_demo_model():
