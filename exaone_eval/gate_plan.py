@@ -41,7 +41,7 @@ from exaone_eval import registry
 from exaone_eval.csequence import power_at, sample_size
 from exaone_eval.gate import GateConfig, load_config
 from exaone_eval.planfile import FORMAT, VERSION, baseline_fingerprint, unit_records
-from exaone_eval.rundir import Run, load_run, sample_benchmarks
+from exaone_eval.rundir import load_run, sample_benchmarks
 from exaone_eval.types import HarnessError
 
 MIN_ITEMS = 100
